@@ -1,0 +1,76 @@
+"""Starting the agent once: ``init()`` from code and ``bootstrap()`` from the shim.
+
+Both paths end in the same place, guarded by one flag, so the launcher plus an explicit
+``weave_agent.init()`` (or a nested ``weave-run``) is a no-op the second time rather than a
+second pipeline.
+"""
+
+from __future__ import annotations
+
+from _thread import allocate_lock
+
+from . import _log
+
+if False:  # typing only
+    from .settings import Settings
+
+_lock = allocate_lock()
+_settings: Settings | None = None
+
+
+def current_settings() -> Settings:
+    """The settings the agent started with, or the environment's if it has not started."""
+    if _settings is not None:
+        return _settings
+    from .settings import Settings
+
+    return Settings.load()
+
+
+def started() -> bool:
+    return _settings is not None
+
+
+def init(**settings: object) -> bool:
+    """Start the agent in this process: install the import hook and arm every enabled
+    instrumentation. Keyword arguments override the environment (see ``weave-run --help``
+    for the names). Returns False when it was already started or is disabled."""
+    return _start(settings, include_entry_points=True)
+
+
+def bootstrap() -> bool:
+    """Called by the ``sitecustomize`` shim: like ``init()`` with the environment only.
+
+    Entry points are not scanned here (milliseconds on every process start); ``weave-run``
+    scans them before it starts the app and passes the result in
+    ``WEAVE_AGENT_ENTRY_POINTS``.
+    """
+    return _start({}, include_entry_points=False)
+
+
+def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
+    global _settings
+    from .settings import Settings
+
+    with _lock:
+        if _settings is not None:
+            _log.debug("already started: this start is a no-op")
+            return False
+        settings = Settings.load(**overrides)
+        if settings.debug:
+            _log.set_debug(True)
+        _settings = settings
+    if not settings.enabled:
+        _log.debug("disabled by WEAVE_AGENT_ENABLED/OTEL_SDK_DISABLED: nothing patched")
+        return False
+    from .autopatch import autopatch
+
+    names = autopatch(settings, include_entry_points=include_entry_points)
+    _log.debug("started; armed: %s", ", ".join(names) or "(none)")
+    return True
+
+
+def _reset_for_tests() -> None:
+    global _settings
+    with _lock:
+        _settings = None

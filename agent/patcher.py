@@ -1,0 +1,156 @@
+"""Patchers: the seed API of Weave's ``weave.trace.patcher``, made exactly reversible.
+
+A ``SymbolPatcher`` finds the object that *defines* the attribute (for a class, the first
+class of the MRO whose ``__dict__`` holds it), takes the raw value from that ``__dict__``
+(so a ``staticmethod``, ``classmethod`` or ``property`` stays a descriptor), gives it to
+``make_new_value`` and sets the result there. ``undo_patch`` puts the very same object
+back (``is``), and only if the attribute still holds what we set: a wrapper somebody
+added on top of ours is not silently dropped.
+
+A target that is missing (an SDK version that moved it) makes ``attempt_patch`` return
+False with one debug line; nothing is patched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import _log
+
+_MISSING = object()
+
+
+class Patcher:
+    """Something that can be applied and undone. Both return True on success."""
+
+    def attempt_patch(self) -> bool:
+        raise NotImplementedError
+
+    def undo_patch(self) -> bool:
+        raise NotImplementedError
+
+
+class MultiPatcher(Patcher):
+    """Applies every patcher it holds; True only if all of them succeeded.
+
+    Each patcher is tried even when an earlier one failed, so an SDK version that lacks
+    one API (say, the Responses API) still gets the others patched.
+    """
+
+    def __init__(self, patchers: Sequence[Patcher]) -> None:
+        self.patchers = list(patchers)
+
+    def attempt_patch(self) -> bool:
+        ok = True
+        for patcher in self.patchers:
+            try:
+                ok = patcher.attempt_patch() and ok
+            except Exception:
+                _log.error_once("patch:%r" % (patcher,), "patcher %r raised while patching", patcher)
+                ok = False
+        return ok
+
+    def undo_patch(self) -> bool:
+        ok = True
+        for patcher in reversed(self.patchers):
+            try:
+                ok = patcher.undo_patch() and ok
+            except Exception:
+                _log.error_once("undo:%r" % (patcher,), "patcher %r raised while undoing", patcher)
+                ok = False
+        return ok
+
+    def __repr__(self) -> str:
+        return "MultiPatcher(%r)" % (self.patchers,)
+
+
+def _defining_owner(obj: Any, attr: str) -> Any:
+    """The object whose ``__dict__`` holds ``attr`` as seen through ``obj``, or None."""
+    if isinstance(obj, type):
+        for klass in obj.__mro__:
+            if attr in vars(klass):
+                return klass
+        return None
+    d = getattr(obj, "__dict__", None)
+    if isinstance(d, dict) and attr in d:
+        return obj
+    return None
+
+
+class SymbolPatcher(Patcher):
+    """Replaces ``get_base_symbol()`` + ``attribute_path`` with ``make_new_value(original)``.
+
+    ``get_base_symbol`` is a zero-argument callable, typically an import; it runs at patch
+    time, never at construction. ``attribute_path`` is dotted (``"Completions.create"``).
+    ``make_new_value`` receives the raw attribute as stored (a descriptor stays a
+    descriptor) and returns its replacement.
+    """
+
+    def __init__(
+        self,
+        get_base_symbol: Callable[[], Any],
+        attribute_path: str,
+        make_new_value: Callable[[Any], Any],
+    ) -> None:
+        if not attribute_path or attribute_path.startswith(".") or attribute_path.endswith("."):
+            raise ValueError("attribute_path must be a dotted path like 'Completions.create', got %r" % (attribute_path,))
+        self._get_base_symbol = get_base_symbol
+        self.attribute_path = attribute_path
+        self._make_new_value = make_new_value
+        self._owner: Any = None
+        self._attr: str = ""
+        self._original: Any = _MISSING
+        self._new: Any = _MISSING
+
+    def __repr__(self) -> str:
+        return "SymbolPatcher(%r)" % (self.attribute_path,)
+
+    @property
+    def patched(self) -> bool:
+        return self._new is not _MISSING
+
+    def _resolve(self) -> tuple[Any, str] | None:
+        try:
+            obj = self._get_base_symbol()
+        except Exception as exc:
+            _log.debug("patch %s skipped: base symbol unavailable (%s: %s)", self.attribute_path, type(exc).__name__, exc)
+            return None
+        *parents, attr = self.attribute_path.split(".")
+        for part in parents:
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                _log.debug("patch %s skipped: %r has no attribute %r", self.attribute_path, obj, part)
+                return None
+        owner = _defining_owner(obj, attr)
+        if owner is None:
+            _log.debug("patch %s skipped: %r has no attribute %r", self.attribute_path, obj, attr)
+            return None
+        return owner, attr
+
+    def attempt_patch(self) -> bool:
+        if self.patched:
+            return True
+        resolved = self._resolve()
+        if resolved is None:
+            return False
+        owner, attr = resolved
+        original = vars(owner)[attr]
+        new = self._make_new_value(original)
+        setattr(owner, attr, new)
+        self._owner, self._attr, self._original, self._new = owner, attr, original, new
+        return True
+
+    def undo_patch(self) -> bool:
+        if not self.patched:
+            return False
+        owner, attr = self._owner, self._attr
+        current = vars(owner).get(attr, _MISSING)
+        ok = current is self._new
+        if ok:
+            setattr(owner, attr, self._original)
+        else:
+            _log.debug("undo %s: the attribute was replaced by someone else since; left as it is", self.attribute_path)
+        self._owner, self._attr, self._original, self._new = None, "", _MISSING, _MISSING
+        return ok

@@ -1,0 +1,275 @@
+"""The agent's settings: one table, read from keyword arguments over the environment.
+
+The table (``FIELDS``) is the single source for parsing, for the message a bad value
+gets, for ``weave-run``'s options and for its ``--help``. A bad value never stops the app:
+it is reported once, naming the variable and what it accepts, and that setting falls back
+to its default (an exporter that cannot be configured becomes ``none``).
+
+No ``dataclasses``/``typing`` at run time: the bootstrap reads settings and must stay
+within a few hundred microseconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _log
+
+if False:  # typing only
+    from collections.abc import Callable, Mapping
+
+
+class SettingError(ValueError):
+    """A value a setting does not accept; the message names the variable."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(raw: str) -> bool:
+    v = raw.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise SettingError("accepts true/false (also 1/0, yes/no, on/off)")
+
+
+def parse_names(raw: str) -> frozenset[str]:
+    return frozenset(n.strip().lower() for n in raw.split(",") if n.strip())
+
+
+def parse_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError("accepts a number of seconds, e.g. 5 or 0.5") from None
+    if value < 0 or value != value:
+        raise SettingError("accepts a number >= 0")
+    return value
+
+
+def parse_ratio(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError("accepts a number from 0 to 1, e.g. 0.25") from None
+    if not 0.0 <= value <= 1.0:
+        raise SettingError("accepts a number from 0 to 1, e.g. 0.25")
+    return value
+
+
+def parse_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError("accepts a whole number, e.g. 16384") from None
+    if value <= 0:
+        raise SettingError("accepts a whole number > 0")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        v = raw.strip().lower()
+        if v not in choices:
+            raise SettingError("accepts one of: " + ", ".join(choices))
+        return v
+
+    return parse
+
+
+def parse_headers(raw: str) -> dict[str, str]:
+    """``key=value,key2=value2`` as the OTLP exporter variables define it (URL-encoded values)."""
+    from urllib.parse import unquote
+
+    headers: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SettingError("accepts comma-separated key=value pairs, e.g. api-key=abc,x-team=ml")
+        headers[unquote(key.strip()).lower()] = unquote(value.strip())
+    return headers
+
+
+# Content capture: the OpenTelemetry Python libraries' two forms, both accepted.
+CAPTURE_MODES = ("no_content", "span_only", "event_only", "span_and_event")
+
+
+def parse_capture(raw: str) -> str:
+    v = raw.strip().lower()
+    if v in _TRUE:
+        return "span_only"
+    if v in _FALSE:
+        return "no_content"
+    if v in CAPTURE_MODES:
+        return v
+    raise SettingError(
+        "accepts true/false or NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT (any case)"
+    )
+
+
+EXPORTERS = ("otlp", "file", "console", "none", "weave")
+PROTOCOLS = ("http/protobuf", "grpc")
+
+
+class Field:
+    __slots__ = ("name", "env", "parse", "default", "option", "metavar", "help", "also")
+
+    def __init__(
+        self,
+        name: str,
+        env: str,
+        parse: Callable[[str], object],
+        default: object,
+        option: str | None,
+        help: str,
+        metavar: str | None = None,
+        also: tuple[str, ...] = (),
+    ) -> None:
+        self.name, self.env, self.parse, self.default = name, env, parse, default
+        self.option, self.help, self.metavar, self.also = option, help, metavar, also
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("enabled", "WEAVE_AGENT_ENABLED", parse_bool, True, None,
+          "false turns the agent off entirely (so does OTEL_SDK_DISABLED=true)"),
+    Field("debug", "WEAVE_AGENT_DEBUG", parse_bool, False, "--debug",
+          "the agent's log on stderr: what it patched, what it skipped and why"),
+    Field("service_name", "OTEL_SERVICE_NAME", str, None, "--service-name",
+          "service.name of the resource (default: the script or module name)", "NAME"),
+    Field("exporter", "WEAVE_AGENT_EXPORTER", _choice(*EXPORTERS), None, "--exporter",
+          "where spans go: otlp (default with an endpoint), file (default without), console, none, weave",
+          "{" + ",".join(EXPORTERS) + "}"),
+    Field("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", str, None, "--endpoint",
+          "OTLP endpoint, e.g. http://localhost:4318 (http/protobuf) or http://localhost:4317 (grpc)", "URL",
+          also=("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",)),
+    Field("protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", _choice(*PROTOCOLS), "http/protobuf", "--protocol",
+          "OTLP protocol", "{" + ",".join(PROTOCOLS) + "}", also=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",)),
+    Field("headers", "OTEL_EXPORTER_OTLP_HEADERS", parse_headers, None, "--headers",
+          "OTLP request headers, key=value,key2=value2", "K=V[,K=V]",
+          also=("OTEL_EXPORTER_OTLP_TRACES_HEADERS",)),
+    Field("traces_dir", "WEAVE_AGENT_TRACES_DIR", str, "weave-traces", "--traces-dir",
+          "folder of the local OTLP-JSON files (file exporter)", "DIR"),
+    Field("disabled", "WEAVE_AGENT_DISABLED_INSTRUMENTATIONS", parse_names, frozenset(), "--disable",
+          "instrumentations to leave unpatched (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS is honoured too)",
+          "NAME[,NAME]", also=("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",)),
+    Field("enable_only", "WEAVE_AGENT_ENABLED_INSTRUMENTATIONS", parse_names, None, "--enable-only",
+          "patch only these instrumentations", "NAME[,NAME]"),
+    Field("capture_content", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", parse_capture, "span_only",
+          "--no-capture-content",
+          "message content on spans: true/false or NO_CONTENT/SPAN_ONLY/EVENT_ONLY/SPAN_AND_EVENT"),
+    Field("sample_ratio", "WEAVE_AGENT_SAMPLE_RATIO", parse_ratio, None, "--sample-ratio",
+          "keep this fraction of traces (parent-based); default: OTEL_TRACES_SAMPLER or all", "RATIO"),
+    Field("exit_timeout", "WEAVE_AGENT_EXIT_TIMEOUT", parse_float, 5.0, None,
+          "seconds the exit flush may hold an exiting process"),
+    Field("children", "WEAVE_AGENT_CHILDREN", parse_bool, True, None,
+          "false stops Python child processes from inheriting the agent"),
+    Field("quiet", "WEAVE_AGENT_QUIET", parse_bool, False, None,
+          "true silences the one-line summary printed at exit"),
+    Field("max_value_size", "WEAVE_AGENT_MAX_VALUE_SIZE", parse_int, 32768, None,
+          "characters kept of one serialized value before the truncation marker"),
+    Field("fault_injection", "WEAVE_AGENT_FAULT_INJECTION", parse_bool, False, None,
+          "test only: every extractor, accumulator and exporter raises"),
+)
+
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+
+
+class Settings:
+    """Resolved settings. Build with ``Settings.load(environ, **overrides)``."""
+
+    __slots__ = tuple(f.name for f in FIELDS) + ("errors", "exporter_broken")
+
+    enabled: bool
+    debug: bool
+    service_name: str | None
+    exporter: str | None
+    endpoint: str | None
+    protocol: str
+    headers: dict[str, str] | None
+    traces_dir: str
+    disabled: frozenset[str]
+    enable_only: frozenset[str] | None
+    capture_content: str
+    sample_ratio: float | None
+    exit_timeout: float
+    children: bool
+    quiet: bool
+    max_value_size: int
+    fault_injection: bool
+    errors: list[str]
+    exporter_broken: bool
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        self = cls.__new__(cls)
+        self.errors = []
+        self.exporter_broken = False
+        unknown = set(overrides) - set(FIELDS_BY_NAME)
+        if unknown:
+            raise TypeError(
+                "unknown setting(s) %s; known: %s" % (", ".join(sorted(unknown)), ", ".join(FIELDS_BY_NAME))
+            )
+        for f in FIELDS:
+            value = f.default
+            if f.name in overrides and overrides[f.name] is not None:
+                given = overrides[f.name]
+                if isinstance(given, str):
+                    value = self._parse(f, f.name, given)
+                elif f.name in ("disabled", "enable_only") and not isinstance(given, frozenset):
+                    value = frozenset(str(n).lower() for n in given)  # type: ignore[attr-defined]
+                else:
+                    value = given
+            elif f.name == "disabled":
+                # Both variables count, not only the first one set.
+                names: set[str] = set()
+                for var in (f.env,) + f.also:
+                    if env.get(var, "").strip():
+                        names |= self._parse(f, var, env[var])  # type: ignore[arg-type]
+                value = frozenset(names)
+            else:
+                for var in (f.env,) + f.also:
+                    raw = env.get(var)
+                    if raw is not None and raw.strip():
+                        value = self._parse(f, var, raw)
+                        break
+            object.__setattr__(self, f.name, value)
+        if "enabled" not in overrides and env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            self.enabled = False
+        for message in self.errors:
+            _log.warn_once("setting:" + message, "%s", message)
+        return self
+
+    def _parse(self, f: Field, var: str, raw: str) -> object:
+        try:
+            return f.parse(raw)
+        except SettingError as exc:
+            shown = "<hidden>" if f.name == "headers" else repr(raw)
+            fallback = "the exporter is off" if f.name in ("exporter", "protocol", "headers") else "using the default"
+            self.errors.append("%s=%s is not valid: %s; %s" % (var, shown, exc, fallback))
+            if f.name in ("exporter", "protocol", "headers"):
+                self.exporter_broken = True
+            return f.default
+
+    def is_enabled(self, name: str) -> bool:
+        """Whether instrumentation ``name`` may be patched under these settings."""
+        name = name.lower()
+        if name in self.disabled:
+            return False
+        return self.enable_only is None or name in self.enable_only
+
+    def resolved_exporter(self) -> str:
+        if self.exporter_broken:
+            return "none"
+        if self.exporter:
+            return self.exporter
+        return "otlp" if self.endpoint else "file"
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in FIELDS if f.name != "headers"}
+        return "Settings(%s)" % ", ".join("%s=%r" % kv for kv in shown.items())

@@ -1,0 +1,1 @@
+"""Vendor and framework instrumentations: one folder each; the table is in ``registry``."""

@@ -1,0 +1,20 @@
+"""Which module's import arms which instrumentation: the one table, kept as plain data.
+
+Read at bootstrap, so it imports nothing. One row per instrumentation:
+
+    (name, trigger modules, instrumentation module, distribution, supported versions)
+
+* trigger modules: full dotted names of the modules that *define* what is patched; the
+  instrumentation is armed when any of them has been imported, whichever import path the
+  user took.
+* instrumentation module: relative to ``weave_agent.instrumentations``; it exports
+  ``<name>_patcher``.
+* distribution / supported versions: the PyPI distribution whose installed version must
+  satisfy the specifier, or the instrumentation declines with one debug line.
+
+``weave-run new-integration`` adds rows above the marker line; keep it.
+"""
+
+INSTRUMENTATIONS = (
+    # new-integration: rows above this line
+)

@@ -1,0 +1,1 @@
+"""The folder put on ``PYTHONPATH`` (``weave-run --shim-path``); holds ``sitecustomize.py``."""
