@@ -112,7 +112,7 @@ def parse_capture(raw: str) -> str:
     )
 
 
-EXPORTERS = ("otlp", "file", "console", "none", "weave")
+EXPORTERS = ("otlp", "file", "console", "none")
 PROTOCOLS = ("http/protobuf", "grpc")
 
 
@@ -142,11 +142,12 @@ FIELDS: tuple[Field, ...] = (
     Field("service_name", "OTEL_SERVICE_NAME", str, None, "--service-name",
           "service.name of the resource (default: the script or module name)", "NAME"),
     Field("exporter", "WEAVE_AGENT_EXPORTER", _choice(*EXPORTERS), None, "--exporter",
-          "where spans go: otlp (default with an endpoint), file (default without), console, none, weave",
+          "where spans go: otlp (default with an endpoint), file (default without), console, none",
           "{" + ",".join(EXPORTERS) + "}"),
     Field("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", str, None, "--endpoint",
-          "OTLP endpoint, e.g. http://localhost:4318 (http/protobuf) or http://localhost:4317 (grpc)", "URL",
-          also=("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",)),
+          "OTLP endpoint, e.g. http://localhost:4318 (http/protobuf) or http://localhost:4317 (grpc)", "URL"),
+    Field("traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", str, None, None,
+          "full OTLP URL for traces only (http/protobuf: including /v1/traces)"),
     Field("protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", _choice(*PROTOCOLS), "http/protobuf", "--protocol",
           "OTLP protocol", "{" + ",".join(PROTOCOLS) + "}", also=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",)),
     Field("headers", "OTEL_EXPORTER_OTLP_HEADERS", parse_headers, None, "--headers",
@@ -189,6 +190,7 @@ class Settings:
     service_name: str | None
     exporter: str | None
     endpoint: str | None
+    traces_endpoint: str | None
     protocol: str
     headers: dict[str, str] | None
     traces_dir: str
@@ -268,7 +270,7 @@ class Settings:
             return "none"
         if self.exporter:
             return self.exporter
-        return "otlp" if self.endpoint else "file"
+        return "otlp" if (self.endpoint or self.traces_endpoint) else "file"
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in FIELDS if f.name != "headers"}

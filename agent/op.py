@@ -1,0 +1,363 @@
+"""``op``: a call becomes one span, nested under its caller.
+
+The work around a call is split in two:
+
+* ``OpSpec`` says *what* to record: the span name and start attributes from the bound
+  inputs, the attributes from the output, what an error adds. ``op()`` builds the generic
+  spec (inputs/outputs as JSON); instrumentations subclass it (``weave_agent.genai``).
+* The wrappers here say *when*: sync, coroutine, generator and async-generator
+  functions, and results that stream (handed to ``weave_agent.streams``).
+
+Every step the agent adds runs inside ``try``: if one fails, it is logged once per site
+and the wrapped call runs or returns exactly as it would without the agent. What the
+wrapped function returns or raises is passed through untouched (same object; the
+exception re-raised with a bare ``raise``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from . import _log, streams, telemetry
+from .serialize import to_json
+from .streams import Accumulator
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_KINDS = {
+    "internal": SpanKind.INTERNAL,
+    "client": SpanKind.CLIENT,
+    "server": SpanKind.SERVER,
+    "producer": SpanKind.PRODUCER,
+    "consumer": SpanKind.CONSUMER,
+}
+
+_set_span_in_context = trace.set_span_in_context
+_attach = otel_context.attach
+_detach = otel_context.detach
+_perf_counter = time.perf_counter
+
+
+def _kind(kind: SpanKind | str | None) -> SpanKind:
+    if kind is None:
+        return SpanKind.INTERNAL
+    if isinstance(kind, SpanKind):
+        return kind
+    try:
+        return _KINDS[str(kind).lower()]
+    except KeyError:
+        raise ValueError("op(kind=...) accepts a SpanKind or one of %s, got %r" % (", ".join(_KINDS), kind)) from None
+
+
+class Call:
+    """One traced call in flight: what the spec needs to finish the span."""
+
+    __slots__ = ("spec", "span", "inputs", "started")
+
+    def __init__(self, spec: OpSpec, span: Any, inputs: dict[str, Any], started: float) -> None:
+        self.spec = spec
+        self.span = span
+        self.inputs = inputs
+        self.started = started
+
+    def finish(self, output: Any) -> None:
+        """End the span with ``output``: spec attributes, then ``span.end()``, exactly once."""
+        span = self.span
+        try:
+            self.spec.on_end(self, output)
+        except Exception:
+            _log.error_once("op-end:" + self.spec.name, "recording the result of %s failed", self.spec.name)
+        span.end()
+
+    def fail(self, exc: BaseException, output: Any = None) -> None:
+        span = self.span
+        try:
+            error_type = self.spec.error_type(exc)
+            span.set_attribute("error.type", error_type)
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+            self.spec.on_error(self, exc, error_type, output)
+        except Exception:
+            _log.error_once("op-error:" + self.spec.name, "recording the error of %s failed", self.spec.name)
+        span.end()
+
+
+class _Binder:
+    """Inputs by parameter name, from a signature read once per function."""
+
+    __slots__ = ("names", "varargs", "fn", "ready")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.names: tuple[str, ...] = ()
+        self.varargs = "args"
+        self.ready = False
+
+    def _read(self) -> None:
+        names = []
+        try:
+            for p in inspect.signature(self.fn).parameters.values():
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                    names.append(p.name)
+                elif p.kind is p.VAR_POSITIONAL:
+                    self.varargs = p.name
+        except (TypeError, ValueError):
+            pass  # builtins without a signature: positional inputs become "args"
+        self.names = tuple(names)
+        self.ready = True
+
+    def bind(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if not self.ready:
+            self._read()
+        if args:
+            names = self.names[1:] if instance is not None and self.names else self.names
+            inputs = dict(zip(names, args))
+            if len(args) > len(names):
+                inputs[self.varargs] = list(args[len(names) :])
+            if kwargs:
+                inputs.update(kwargs)
+            return inputs
+        return dict(kwargs)
+
+
+class OpSpec:
+    """What to record around a call. Subclass and override the ``on_*`` hooks.
+
+    ``start`` returns the span name and the attributes set when the span starts (samplers
+    read them); ``on_end`` adds attributes from the output (for a stream: from what the
+    accumulator produced); ``on_error`` adds what an exception means. Each runs inside the
+    agent's safety boundary.
+    """
+
+    kind: SpanKind = SpanKind.INTERNAL
+    accumulator: Accumulator | None = None
+
+    def __init__(self, name: str, kind: SpanKind | str | None = None, accumulator: Any = None) -> None:
+        self.name = name
+        self.kind = _kind(kind)
+        self.accumulator = Accumulator.coerce(accumulator)
+
+    def start(self, inputs: dict[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
+        return self.name, None
+
+    def on_end(self, call: Call, output: Any) -> None:
+        pass
+
+    def on_error(self, call: Call, exc: BaseException, error_type: str, output: Any) -> None:
+        pass
+
+    def error_type(self, exc: BaseException) -> str:
+        return type(exc).__qualname__
+
+    def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
+        """Whether ``result`` is a stream to accumulate (only asked when there is an accumulator)."""
+        return streams.looks_like_stream(result)
+
+
+class GenericSpec(OpSpec):
+    """The spec ``op()`` builds: inputs and output as JSON (``input.value``/``output.value``)."""
+
+    def __init__(
+        self,
+        name: str,
+        qualname: str,
+        kind: SpanKind | str | None,
+        postprocess_inputs: Callable[[dict[str, Any]], Any] | None,
+        postprocess_output: Callable[[Any], Any] | None,
+        accumulator: Any,
+        attributes: Mapping[str, Any] | None,
+    ) -> None:
+        super().__init__(name, kind, accumulator)
+        self.postprocess_inputs = postprocess_inputs
+        self.postprocess_output = postprocess_output
+        base = {"code.function.name": qualname}
+        if attributes:
+            base.update(attributes)
+        self.attributes = base
+
+    def start(self, inputs: dict[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
+        s = telemetry.settings()
+        if s.capture_content == "no_content":
+            return self.name, self.attributes
+        attrs = dict(self.attributes)
+        value = self.postprocess_inputs(inputs) if self.postprocess_inputs is not None else inputs
+        attrs["input.value"] = to_json(value, s.max_value_size)
+        attrs["input.mime_type"] = "application/json"
+        return self.name, attrs
+
+    def on_end(self, call: Call, output: Any) -> None:
+        s = telemetry.settings()
+        if s.capture_content == "no_content":
+            return
+        value = self.postprocess_output(output) if self.postprocess_output is not None else output
+        call.span.set_attributes(
+            {"output.value": to_json(value, s.max_value_size), "output.mime_type": "application/json"}
+        )
+
+
+# --- the wrappers -----------------------------------------------------------------
+
+
+def _begin(spec: OpSpec, binder: _Binder, instance: Any, args: Any, kwargs: Any) -> Call | None:
+    """Start the span; None if the agent failed (the caller then runs the call bare)."""
+    try:
+        inputs = binder.bind(instance, args, kwargs)
+        name, attributes = spec.start(inputs)
+        span = telemetry.tracer().start_span(name, kind=spec.kind, attributes=attributes)
+        return Call(spec, span, inputs, _perf_counter())
+    except Exception:
+        _log.error_once("op-start:" + spec.name, "starting the span of %s failed; the call runs untraced", spec.name)
+        return None
+
+
+def _complete(call: Call, result: Any) -> Any:
+    """Finish a call that returned: wrap a stream, or end the span now."""
+    spec = call.spec
+    if spec.accumulator is not None:
+        try:
+            if spec.is_stream(call.inputs, result):
+                return streams.wrap(result, call, spec.accumulator)
+        except Exception:
+            _log.error_once("op-stream:" + spec.name, "wrapping the stream of %s failed", spec.name)
+    call.finish(result)
+    return result
+
+
+def _sync_wrapper(spec: OpSpec, binder: _Binder) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        call = _begin(spec, binder, instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = _attach(_set_span_in_context(call.span))
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            call.fail(exc)
+            raise
+        _detach(token)
+        return _complete(call, result)
+
+    return wrapper
+
+
+def _async_wrapper(spec: OpSpec, binder: _Binder) -> Callable[..., Any]:
+    # The span starts when the coroutine is awaited, in the awaiting task's context; a
+    # coroutine that is never awaited makes no span and leaves nothing open.
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        call = _begin(spec, binder, instance, args, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = _attach(_set_span_in_context(call.span))
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _detach(token)
+            call.fail(exc)
+            raise
+        _detach(token)
+        return _complete(call, result)
+
+    return wrapper
+
+
+def _generator_wrapper(spec: OpSpec, binder: _Binder, is_async: bool) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        call = _begin(spec, binder, instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        try:
+            gen = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        try:
+            return streams.wrap_generator(gen, call, spec.accumulator, is_async)
+        except Exception:
+            _log.error_once("op-gen:" + spec.name, "wrapping the generator of %s failed", spec.name)
+            call.finish(None)
+            return gen
+
+    return wrapper
+
+
+def _unwrap_descriptor(fn: Any) -> Any:
+    return fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
+
+
+def wrap_with_spec(fn: Any, spec: OpSpec) -> Any:
+    """Wrap ``fn`` (function, method, staticmethod or classmethod) so each call is traced by ``spec``."""
+    target = _unwrap_descriptor(fn)
+    binder = _Binder(target)
+    if inspect.isasyncgenfunction(target):
+        wrapper = _generator_wrapper(spec, binder, is_async=True)
+    elif inspect.isgeneratorfunction(target):
+        wrapper = _generator_wrapper(spec, binder, is_async=False)
+    elif inspect.iscoroutinefunction(target):
+        wrapper = _async_wrapper(spec, binder)
+    else:
+        wrapper = _sync_wrapper(spec, binder)
+    wrapped = wrapt.FunctionWrapper(fn, wrapper)
+    wrapped._self_weave_spec = spec  # for introspection and tests
+    return wrapped
+
+
+@overload
+def op(fn: F) -> F: ...
+
+
+@overload
+def op(
+    fn: None = None,
+    *,
+    name: str | None = None,
+    kind: SpanKind | str | None = None,
+    postprocess_inputs: Callable[[dict[str, Any]], Any] | None = None,
+    postprocess_output: Callable[[Any], Any] | None = None,
+    accumulator: Any = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Callable[[F], F]: ...
+
+
+def op(
+    fn: Any = None,
+    *,
+    name: str | None = None,
+    kind: SpanKind | str | None = None,
+    postprocess_inputs: Callable[[dict[str, Any]], Any] | None = None,
+    postprocess_output: Callable[[Any], Any] | None = None,
+    accumulator: Any = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> Any:
+    """Trace each call of ``fn`` as one span; usable as ``@op``, ``@op(...)`` and as a
+    ``SymbolPatcher``'s ``make_new_value``.
+
+    ``accumulator`` (a ``(state, chunk) -> state`` callable or an ``Accumulator``) makes a
+    returned stream (iterator, async iterator, or a context manager yielding one) a
+    transparent proxy whose span ends when the stream ends, however it ends.
+    ``postprocess_inputs``/``postprocess_output`` choose what is recorded; ``attributes``
+    are added to every span.
+    """
+    _kind(kind)  # fail at decoration time on a bad kind
+
+    def decorate(f: Any) -> Any:
+        target = _unwrap_descriptor(f)
+        if not callable(target):
+            raise TypeError("op() wraps functions and methods, got %r" % (f,))
+        qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
+        spec = GenericSpec(
+            name or qualname, qualname, kind, postprocess_inputs, postprocess_output, accumulator, attributes
+        )
+        return wrap_with_spec(f, spec)
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate

@@ -1,0 +1,509 @@
+"""Streams: transparent proxies whose span ends exactly once, however the stream ends.
+
+A traced call that returns a stream hands its span to a ``StreamState``; the proxy around
+the stream feeds chunks to the accumulator and ends the span when the stream is
+exhausted, closed, left through ``with``, raises, is cancelled, is garbage-collected
+unconsumed, or is still open at interpreter exit (``end_all_open``).
+
+The proxies are ``wrapt.ObjectProxy``: attribute access, ``isinstance`` against the
+SDK's stream class, ``with`` and ``close()`` keep working. The span is never made current
+between chunks (no "Failed to detach context", no wrong parents), except for *generator
+functions* decorated with ``op``, whose body is the call and runs under its span at each
+step. Per chunk the proxy does one call to the inner iterator, one to the accumulator,
+and nothing else: no span work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from . import _log
+
+if TYPE_CHECKING:
+    from .op import Call
+
+_perf_counter = time.perf_counter
+
+# Stream end reasons, recorded as weave_agent.stream.end_reason.
+EXHAUSTED = "exhausted"
+CLOSED = "closed"
+EXITED = "exited"
+ERROR = "error"
+GARBAGE_COLLECTED = "garbage_collected"
+INTERPRETER_EXIT = "interpreter_exit"
+
+
+class Accumulator:
+    """``step(state, chunk) -> state`` plus an optional ``finish(state) -> output``.
+
+    ``initial`` is the first state, or a zero-argument callable making it (use one for a
+    mutable state: each stream needs its own).
+    """
+
+    __slots__ = ("step", "finish", "initial")
+
+    def __init__(
+        self,
+        step: Callable[[Any, Any], Any] | None,
+        finish: Callable[[Any], Any] | None = None,
+        initial: Any = None,
+    ) -> None:
+        self.step = step
+        self.finish = finish
+        self.initial = initial
+
+    def first_state(self) -> Any:
+        return self.initial() if callable(self.initial) else self.initial
+
+    @classmethod
+    def coerce(cls, value: Any) -> Accumulator | None:
+        if value is None or isinstance(value, Accumulator):
+            return value
+        if callable(value):
+            return cls(value)
+        raise TypeError("accumulator must be an Accumulator or a (state, chunk) -> state callable, got %r" % (value,))
+
+
+_open: dict[int, StreamState] = {}
+
+
+class StreamState:
+    """The accumulation of one stream and the span it will end."""
+
+    __slots__ = ("call", "step", "finish", "state", "n", "first", "done", "source", "ctx", "__weakref__")
+
+    def __init__(self, call: Call, accumulator: Accumulator | None) -> None:
+        self.call = call
+        self.step = accumulator.step if accumulator is not None else None
+        self.finish = accumulator.finish if accumulator is not None else None
+        self.state = accumulator.first_state() if accumulator is not None else None
+        self.n = 0
+        self.first = 0.0
+        self.done = False
+        self.source: Any = None  # the SDK's stream object, for specs that read its snapshot
+        self.ctx: Any = None
+        _open[id(self)] = self
+
+    def add(self, chunk: Any) -> None:
+        """The per-chunk path (also inlined in the proxies' ``__next__``)."""
+        n = self.n
+        if n == 0:
+            self.first = _perf_counter()
+        self.n = n + 1
+        step = self.step
+        if step is not None:
+            try:
+                self.state = step(self.state, chunk)
+            except Exception:
+                self.step_failed()
+
+    def step_failed(self) -> None:
+        self.step = None
+        self.finish = None
+        self.state = None
+        name = self.call.spec.name
+        _log.error_once("accumulate:" + name, "the stream accumulator of %s failed; its output is not recorded", name)
+
+    def end(self, reason: str, exc: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        _open.pop(id(self), None)
+        call = self.call
+        output = None
+        try:
+            output = self.finish(self.state) if self.finish is not None else self.state
+        except Exception:
+            _log.error_once("accumulate-finish:" + call.spec.name, "finishing the stream output of %s failed", call.spec.name)
+        try:
+            attrs: dict[str, Any] = {
+                "weave_agent.stream.end_reason": reason,
+                "weave_agent.stream.complete": reason == EXHAUSTED,
+                "weave_agent.stream.chunks": self.n,
+            }
+            if self.n:
+                attrs["weave_agent.stream.time_to_first_chunk"] = self.first - call.started
+            call.span.set_attributes(attrs)
+            on_stream = getattr(call.spec, "on_stream_end", None)
+            if on_stream is not None:
+                on_stream(call, self, reason)
+        except Exception:
+            _log.error_once("stream-end:" + call.spec.name, "recording the end of the stream of %s failed", call.spec.name)
+        if exc is not None:
+            call.fail(exc, output)
+        else:
+            call.finish(output)
+
+
+def end_all_open(reason: str = INTERPRETER_EXIT) -> int:
+    """End the span of every stream still open (at exit); returns how many."""
+    states = list(_open.values())
+    for st in states:
+        try:
+            st.end(reason)
+        except Exception:
+            pass
+    return len(states)
+
+
+def open_count() -> int:
+    return len(_open)
+
+
+def _is_stream_class(cls: type) -> bool:
+    return hasattr(cls, "__next__") or hasattr(cls, "__anext__")
+
+
+def looks_like_stream(result: Any) -> bool:
+    """An iterator, an async iterator, or a context manager (that will yield one)."""
+    cls = type(result)
+    return _is_stream_class(cls) or hasattr(cls, "__enter__") or hasattr(cls, "__aenter__")
+
+
+def wrap(result: Any, call: Call, accumulator: Accumulator | None) -> Any:
+    st = StreamState(call, accumulator)
+    st.source = result
+    cls = type(result)
+    if hasattr(cls, "__next__") or (hasattr(cls, "__iter__") and not hasattr(cls, "__enter__") and not hasattr(cls, "__aiter__")):
+        return StreamProxy(result, st)
+    if hasattr(cls, "__anext__") or hasattr(cls, "__aiter__"):
+        return AsyncStreamProxy(result, st)
+    if hasattr(cls, "__enter__"):
+        return ManagerProxy(result, st)
+    if hasattr(cls, "__aenter__"):
+        return AsyncManagerProxy(result, st)
+    st.end(EXHAUSTED)
+    return result
+
+
+def wrap_generator(gen: Any, call: Call, accumulator: Accumulator | None, is_async: bool) -> Any:
+    st = StreamState(call, accumulator)
+    st.ctx = trace.set_span_in_context(call.span)
+    return AsyncGeneratorProxy(gen, st) if is_async else GeneratorProxy(gen, st)
+
+
+class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A sync iterator (also usable with ``with``)."""
+
+    def __init__(self, wrapped: Any, st: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_st = st
+        self._self_next = wrapped.__next__ if hasattr(type(wrapped), "__next__") else iter(wrapped).__next__
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        st = self._self_st
+        try:
+            chunk = self._self_next()
+        except StopIteration:
+            st.end(EXHAUSTED)
+            raise
+        except BaseException as exc:
+            st.end(ERROR, exc)
+            raise
+        n = st.n
+        if n == 0:
+            st.first = _perf_counter()
+        st.n = n + 1
+        step = st.step
+        if step is not None:
+            try:
+                st.state = step(st.state, chunk)
+            except Exception:
+                st.step_failed()
+        return chunk
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_st.end(CLOSED)
+
+    def __enter__(self) -> Any:
+        entered = self.__wrapped__.__enter__()
+        return self if entered is self.__wrapped__ else entered
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_st.end(EXITED)
+
+    def __del__(self) -> None:
+        try:
+            st = self._self_st
+        except Exception:
+            return
+        if not st.done:
+            try:
+                st.end(GARBAGE_COLLECTED)
+            except Exception:
+                pass
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """An async iterator (also usable with ``async with``)."""
+
+    def __init__(self, wrapped: Any, st: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_st = st
+        self._self_anext = wrapped.__anext__ if hasattr(type(wrapped), "__anext__") else wrapped.__aiter__().__anext__
+
+    def __aiter__(self) -> Any:
+        return self
+
+    async def __anext__(self) -> Any:
+        st = self._self_st
+        try:
+            chunk = await self._self_anext()
+        except StopAsyncIteration:
+            st.end(EXHAUSTED)
+            raise
+        except BaseException as exc:
+            st.end(ERROR, exc)
+            raise
+        n = st.n
+        if n == 0:
+            st.first = _perf_counter()
+        st.n = n + 1
+        step = st.step
+        if step is not None:
+            try:
+                st.state = step(st.state, chunk)
+            except Exception:
+                st.step_failed()
+        return chunk
+
+    def close(self) -> Any:
+        return self._self_closing(self.__wrapped__.close)
+
+    def aclose(self) -> Any:
+        return self._self_closing(self.__wrapped__.aclose)
+
+    def _self_closing(self, method: Callable[[], Any]) -> Any:
+        st = self._self_st
+        try:
+            result = method()
+        except BaseException:
+            st.end(CLOSED)
+            raise
+        if hasattr(result, "__await__"):
+
+            async def awaiting() -> Any:
+                try:
+                    return await result
+                finally:
+                    st.end(CLOSED)
+
+            return awaiting()
+        st.end(CLOSED)
+        return result
+
+    async def __aenter__(self) -> Any:
+        entered = await self.__wrapped__.__aenter__()
+        return self if entered is self.__wrapped__ else entered
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_st.end(EXITED)
+
+    def __del__(self) -> None:
+        try:
+            st = self._self_st
+        except Exception:
+            return
+        if not st.done:
+            try:
+                st.end(GARBAGE_COLLECTED)
+            except Exception:
+                pass
+
+
+class ManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A context manager that yields the stream (``client.messages.stream(...)``).
+
+    The entered stream is proxied too, so that chunks read through it accumulate; the
+    span ends when the manager exits (or when that stream ends first).
+    """
+
+    def __init__(self, wrapped: Any, st: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_st = st
+
+    def __enter__(self) -> Any:
+        st = self._self_st
+        try:
+            entered = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            st.end(ERROR, exc)
+            raise
+        st.source = entered
+        if hasattr(type(entered), "__next__") or hasattr(type(entered), "__iter__"):
+            return StreamProxy(entered, st)
+        return entered
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_st.end(EXITED)
+
+    def __del__(self) -> None:
+        try:
+            st = self._self_st
+        except Exception:
+            return
+        if not st.done:
+            try:
+                st.end(GARBAGE_COLLECTED)
+            except Exception:
+                pass
+
+
+class AsyncManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``async with client.messages.stream(...) as stream``."""
+
+    def __init__(self, wrapped: Any, st: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_st = st
+
+    async def __aenter__(self) -> Any:
+        st = self._self_st
+        try:
+            entered = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            st.end(ERROR, exc)
+            raise
+        st.source = entered
+        if hasattr(type(entered), "__anext__") or hasattr(type(entered), "__aiter__"):
+            return AsyncStreamProxy(entered, st)
+        return entered
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_st.end(EXITED)
+
+    def __del__(self) -> None:
+        try:
+            st = self._self_st
+        except Exception:
+            return
+        if not st.done:
+            try:
+                st.end(GARBAGE_COLLECTED)
+            except Exception:
+                pass
+
+
+_attach = otel_context.attach
+_detach = otel_context.detach
+
+
+class GeneratorProxy(StreamProxy):
+    """A generator function's generator: each step runs under the call's span."""
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        st = self._self_st
+        token = _attach(st.ctx)
+        try:
+            chunk = self.__wrapped__.send(value)
+        except StopIteration:
+            _detach(token)
+            st.end(EXHAUSTED)
+            raise
+        except BaseException as exc:
+            _detach(token)
+            st.end(ERROR, exc)
+            raise
+        _detach(token)
+        st.add(chunk)
+        return chunk
+
+    def throw(self, *args: Any) -> Any:
+        st = self._self_st
+        token = _attach(st.ctx)
+        try:
+            chunk = self.__wrapped__.throw(*args)
+        except StopIteration:
+            _detach(token)
+            st.end(EXHAUSTED)
+            raise
+        except BaseException as exc:
+            _detach(token)
+            st.end(ERROR, exc)
+            raise
+        _detach(token)
+        st.add(chunk)
+        return chunk
+
+    def close(self) -> Any:
+        st = self._self_st
+        token = _attach(st.ctx)
+        try:
+            return self.__wrapped__.close()
+        finally:
+            _detach(token)
+            st.end(CLOSED)
+
+
+class AsyncGeneratorProxy(AsyncStreamProxy):
+    """An async generator function's generator: each step runs under the call's span."""
+
+    async def __anext__(self) -> Any:
+        return await self.asend(None)
+
+    async def asend(self, value: Any) -> Any:
+        st = self._self_st
+        token = _attach(st.ctx)
+        try:
+            chunk = await self.__wrapped__.asend(value)
+        except StopAsyncIteration:
+            _detach(token)
+            st.end(EXHAUSTED)
+            raise
+        except BaseException as exc:
+            _detach(token)
+            st.end(ERROR, exc)
+            raise
+        _detach(token)
+        st.add(chunk)
+        return chunk
+
+    async def athrow(self, *args: Any) -> Any:
+        st = self._self_st
+        token = _attach(st.ctx)
+        try:
+            chunk = await self.__wrapped__.athrow(*args)
+        except StopAsyncIteration:
+            _detach(token)
+            st.end(EXHAUSTED)
+            raise
+        except BaseException as exc:
+            _detach(token)
+            st.end(ERROR, exc)
+            raise
+        _detach(token)
+        st.add(chunk)
+        return chunk
+
+    async def aclose(self) -> Any:
+        st = self._self_st
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            st.end(CLOSED)

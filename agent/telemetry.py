@@ -1,0 +1,361 @@
+"""The telemetry pipeline: providers, exporter, flush and exit, set up on first need.
+
+Nothing here runs at bootstrap: the first span (a patched call, an ``@op``) calls
+``tracer()``, which builds the pipeline once. An app that already registered its own
+global ``TracerProvider``/``MeterProvider`` keeps it and the agent's spans go there;
+otherwise the agent registers its own, so the app's manual OpenTelemetry spans and the
+agent's share one trace.
+
+Exit is bounded: the SDK's own atexit shutdown is off, and ours flushes on a daemon
+thread joined for at most ``WEAVE_AGENT_EXIT_TIMEOUT`` seconds, so a dead trace server
+never holds an exiting app longer than that.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+from . import _log
+from ._version import __version__
+from .lifecycle import current_settings
+from .settings import Settings
+
+SCOPE = "weave_agent"
+
+# GenAI semantic-convention histograms: names, units and explicit bucket boundaries.
+DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TOKEN_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)
+
+
+class Instruments:
+    """The GenAI client metrics, created once per meter."""
+
+    __slots__ = ("duration", "tokens", "time_to_first_chunk", "time_per_output_chunk", "enabled")
+
+    def __init__(self, meter: metrics.Meter, enabled: bool) -> None:
+        self.enabled = enabled
+        self.duration = meter.create_histogram(
+            "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+        self.tokens = meter.create_histogram(
+            "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used",
+            explicit_bucket_boundaries_advisory=list(TOKEN_BUCKETS),
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk", unit="s",
+            description="Time to receive the first chunk of a streamed response",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+        self.time_per_output_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_per_output_chunk", unit="s",
+            description="Time between consecutive chunks of a streamed response",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tracer: trace.Tracer | None = None
+        self.instruments: Instruments | None = None
+        self.tracer_provider: Any = None  # ours, when we made one
+        self.meter_provider: Any = None
+        self.span_exporter: Any = None
+        self.exporter_name = "none"
+        self.settings: Settings | None = None
+        self.atexit_registered = False
+
+
+_state = _State()
+
+
+def tracer() -> trace.Tracer:
+    """The agent's tracer; the first call sets the pipeline up."""
+    t = _state.tracer
+    if t is None:
+        t = _setup()
+    return t
+
+
+def instruments() -> Instruments:
+    i = _state.instruments
+    if i is None:
+        tracer()
+        i = _state.instruments
+        assert i is not None
+    return i
+
+
+def settings() -> Settings:
+    s = _state.settings
+    if s is None:
+        tracer()
+        s = _state.settings
+        assert s is not None
+    return s
+
+
+def _service_name() -> str:
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and getattr(spec, "name", None) and spec.name != "__main__":
+        name = spec.name
+        return name[: -len(".__main__")] if name.endswith(".__main__") else name
+    argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    if argv0 in ("", "-c", "-"):
+        return "python"
+    base = os.path.basename(argv0)
+    return base[:-3] if base.endswith(".py") else base
+
+
+def _resource() -> Any:
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    attrs: dict[str, Any] = {"telemetry.distro.name": "weave-agent", "telemetry.distro.version": __version__}
+    declared = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    s = _state.settings
+    if s is not None and s.service_name:
+        attrs[SERVICE_NAME] = s.service_name
+    elif not declared:
+        attrs[SERVICE_NAME] = _service_name()
+    return Resource.create(attrs)
+
+
+def build_span_exporter(s: Settings) -> tuple[str, Any]:
+    """The exporter the settings choose, as ``(name, exporter or None)``."""
+    name = s.resolved_exporter()
+    if name == "otlp":
+        if s.protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+            kwargs: dict[str, Any] = {}
+            if s.traces_endpoint or s.endpoint:
+                kwargs["endpoint"] = s.traces_endpoint or s.endpoint
+            if s.headers:
+                kwargs["headers"] = s.headers
+            return name, GrpcExporter(**kwargs)
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        kwargs = {}
+        if s.traces_endpoint:
+            kwargs["endpoint"] = s.traces_endpoint
+        elif s.endpoint:
+            kwargs["endpoint"] = s.endpoint.rstrip("/") + "/v1/traces"
+        if s.headers:
+            kwargs["headers"] = s.headers
+        return name, HttpExporter(**kwargs)
+    if name == "file":
+        from .otlp_json import OTLPJsonFileExporter
+
+        return name, OTLPJsonFileExporter(os.path.abspath(s.traces_dir))
+    if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return name, ConsoleSpanExporter()
+    if name == "weave":
+        from .destinations import weave_exporter
+
+        return name, weave_exporter(s)
+    return "none", None
+
+
+def _sampler(s: Settings) -> Any:
+    if s.sample_ratio is None:
+        return None  # the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    return ParentBased(TraceIdRatioBased(s.sample_ratio))
+
+
+def _setup() -> trace.Tracer:
+    with _state.lock:
+        if _state.tracer is not None:
+            return _state.tracer
+        s = current_settings()
+        _state.settings = s
+        try:
+            t = _setup_providers(s)
+        except Exception:
+            _log.error_once("telemetry-setup", "the telemetry pipeline could not be set up; spans are dropped")
+            t = trace.NoOpTracer()
+            _state.instruments = Instruments(metrics.NoOpMeter(SCOPE), enabled=False)
+        _state.tracer = t
+        return t
+
+
+def _setup_providers(s: Settings) -> trace.Tracer:
+    from opentelemetry.trace import ProxyTracerProvider
+
+    if not s.enabled:
+        _state.instruments = Instruments(metrics.NoOpMeter(SCOPE), enabled=False)
+        return trace.NoOpTracer()
+
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, ProxyTracerProvider):
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider = TracerProvider(resource=_resource(), sampler=_sampler(s), shutdown_on_exit=False)
+        name, exporter = build_span_exporter(s)
+        if exporter is not None:
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        _state.tracer_provider, _state.span_exporter, _state.exporter_name = provider, exporter, name
+        trace.set_tracer_provider(provider)
+        _log.debug("tracing: exporter %s%s", name, _describe(exporter))
+    else:
+        _log.debug("tracing: the app's own TracerProvider %r receives the spans", provider)
+
+    meter_provider = metrics.get_meter_provider()
+    metrics_on = True
+    if type(meter_provider).__name__ == "_ProxyMeterProvider":
+        meter_provider = _own_meter_provider(s)
+        metrics_on = meter_provider is not None
+        if meter_provider is not None:
+            metrics.set_meter_provider(meter_provider)
+            _state.meter_provider = meter_provider
+    meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
+    _state.instruments = Instruments(meter, enabled=metrics_on)
+    _register_exit()
+    return provider.get_tracer(SCOPE, __version__)
+
+
+def _describe(exporter: Any) -> str:
+    endpoint = getattr(exporter, "_endpoint", None) or getattr(exporter, "directory", None)
+    return " (%s)" % endpoint if endpoint else ""
+
+
+def _own_meter_provider(s: Settings) -> Any:
+    """Metrics go where spans go when that is OTLP or the console; elsewhere they are off."""
+    name = s.resolved_exporter()
+    if name not in ("otlp", "console"):
+        return None
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    if name == "console":
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+        exporter: Any = ConsoleMetricExporter()
+    elif s.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+
+        exporter = GrpcMetricExporter(endpoint=s.endpoint, headers=s.headers) if s.endpoint else GrpcMetricExporter(headers=s.headers)
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+
+        kwargs: dict[str, Any] = {"headers": s.headers} if s.headers else {}
+        if s.endpoint:
+            kwargs["endpoint"] = s.endpoint.rstrip("/") + "/v1/metrics"
+        exporter = HttpMetricExporter(**kwargs)
+    return MeterProvider(resource=_resource(), metric_readers=[PeriodicExportingMetricReader(exporter)], shutdown_on_exit=False)
+
+
+def use_providers(tracer_provider: Any, meter_provider: Any = None) -> None:
+    """Send the agent's spans (and metrics) to these providers from now on (tests, embedding)."""
+    with _state.lock:
+        if _state.settings is None:
+            _state.settings = current_settings()
+        _state.tracer = tracer_provider.get_tracer(SCOPE, __version__)
+        meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
+        _state.instruments = Instruments(meter, enabled=meter_provider is not None)
+
+
+def reset() -> None:
+    """Forget the pipeline (tests): the next span sets it up again."""
+    with _state.lock:
+        _state.tracer = None
+        _state.instruments = None
+        _state.settings = None
+
+
+# --- flush, shutdown and exit ----------------------------------------------------------
+
+
+def _providers() -> list[Any]:
+    found = []
+    for p in (_state.tracer_provider or trace.get_tracer_provider(), _state.meter_provider or metrics.get_meter_provider()):
+        if hasattr(p, "force_flush") and p not in found:
+            found.append(p)
+    return found
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Export every finished span now; True if it all went out within ``timeout`` seconds."""
+    ok = True
+    deadline = time.monotonic() + timeout
+    for p in _providers():
+        remaining = max(0.0, deadline - time.monotonic())
+        try:
+            ok = bool(p.force_flush(int(remaining * 1000))) and ok
+        except Exception:
+            _log.warn_once("flush", "flush failed", exc_info=True)
+            ok = False
+    return ok
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Flush and stop the agent's own providers, waiting at most ``timeout`` seconds
+    (default ``WEAVE_AGENT_EXIT_TIMEOUT``). The app's own providers are left alone."""
+    if timeout is None:
+        timeout = (_state.settings or current_settings()).exit_timeout
+
+    def work() -> None:
+        for p in (_state.tracer_provider, _state.meter_provider):
+            if p is not None:
+                try:
+                    if hasattr(p, "force_flush"):
+                        p.force_flush(int(timeout * 1000))
+                    p.shutdown()
+                except Exception:
+                    _log.warn_once("shutdown", "shutdown of %r failed", p, exc_info=True)
+
+    worker = threading.Thread(target=work, name="weave-agent-shutdown", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        _log.warning(
+            "the trace exporter did not finish within %.1f s (WEAVE_AGENT_EXIT_TIMEOUT); unsent spans are dropped",
+            timeout,
+        )
+        return False
+    return True
+
+
+def _register_exit() -> None:
+    if not _state.atexit_registered:
+        _state.atexit_registered = True
+        atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    try:
+        from .streams import end_all_open
+
+        end_all_open()  # streams still open at exit end with what they had
+        shutdown()
+        _summary()
+    except Exception:
+        pass  # the interpreter is going away; never print a traceback here
+
+
+def _summary() -> None:
+    s = _state.settings
+    exporter = _state.span_exporter
+    if s is None or s.quiet or _state.exporter_name != "file" or not getattr(exporter, "spans_written", 0):
+        return
+    paths = exporter.paths
+    where = os.path.relpath(paths[-1]) if len(paths) == 1 else os.path.relpath(exporter.directory)
+    sys.stderr.write(
+        "weave-agent: %d spans written to %s; view them with: weave-run show %s\n"
+        % (exporter.spans_written, where, where)
+    )
