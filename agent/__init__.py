@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "op": ("weave_agent.op", "op"),
+    "op": ("weave_agent.calls", "op"),
     "flush": ("weave_agent.telemetry", "flush"),
     "shutdown": ("weave_agent.telemetry", "shutdown"),
 }

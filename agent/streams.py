@@ -26,7 +26,7 @@ from opentelemetry import trace
 from . import _log
 
 if TYPE_CHECKING:
-    from .op import Call
+    from .calls import Call
 
 _perf_counter = time.perf_counter
 

@@ -1,4 +1,4 @@
-"""``op``: a call becomes one span, nested under its caller.
+"""Calls become spans: ``op`` and the wrappers behind it.
 
 The work around a call is split in two:
 
@@ -201,6 +201,10 @@ class GenericSpec(OpSpec):
         call.span.set_attributes(
             {"output.value": to_json(value, s.max_value_size), "output.mime_type": "application/json"}
         )
+
+    def on_error(self, call: Call, exc: BaseException, error_type: str, output: Any) -> None:
+        if output is not None:  # what a stream produced before it failed
+            self.on_end(call, output)
 
 
 # --- the wrappers -----------------------------------------------------------------

@@ -1,0 +1,210 @@
+"""pytest plugin for integration authors: ``pytest -p weave_agent.testing``.
+
+Fixtures:
+
+* ``spans``: an in-memory recorder of every span (and GenAI metric) the agent makes in
+  the test: ``spans.finished()``, ``spans.named(...)``, ``spans.by_operation("chat")``,
+  ``spans.tree()`` (``(span, depth)`` pairs, parents first), ``spans.metric_points(name)``.
+* ``instrumentation``: ``instrumentation("openai")`` patches one named instrumentation
+  for this test and undoes it afterwards.
+* ``vcr_config``: filters credentials (``authorization``, ``api-key``, ``x-api-key``,
+  ``openai-organization``, cookies...) from recorded requests and responses.
+
+Option ``--trace-server URL`` also sends the tests' spans to a real OTLP/HTTP endpoint.
+A test fails when the agent logged an error during it (its safety boundary caught one
+of its own bugs).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from . import _log, telemetry
+
+FILTERED_HEADERS = (
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "openai-organization",
+    "openai-project",
+    "cookie",
+    "set-cookie",
+    "x-goog-api-key",
+    "x-amz-security-token",
+    "wandb-api-key",
+)
+
+
+class SpanRecorder:
+    """The spans and metrics the agent produced during one test."""
+
+    def __init__(self, extra_exporter: Any = None) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        if extra_exporter is not None:
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            self.provider.add_span_processor(BatchSpanProcessor(extra_exporter))
+        self.metric_reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
+
+    def finished(self) -> list[ReadableSpan]:
+        return list(self.exporter.get_finished_spans())
+
+    def named(self, name: str) -> list[ReadableSpan]:
+        return [s for s in self.finished() if s.name == name]
+
+    def by_operation(self, operation: str) -> list[ReadableSpan]:
+        return [s for s in self.finished() if (s.attributes or {}).get("gen_ai.operation.name") == operation]
+
+    def one(self, name: str | None = None) -> ReadableSpan:
+        found = self.finished() if name is None else self.named(name)
+        assert len(found) == 1, "expected exactly one span%s, got %s" % (
+            "" if name is None else " named %r" % name,
+            [s.name for s in self.finished()],
+        )
+        return found[0]
+
+    def tree(self) -> list[tuple[ReadableSpan, int]]:
+        """Every span with its depth, depth-first, children in start order."""
+        spans = sorted(self.finished(), key=lambda s: s.start_time or 0)
+        ids = {s.context.span_id for s in spans}
+        children: dict[int | None, list[ReadableSpan]] = {}
+        for s in spans:
+            parent = s.parent.span_id if s.parent is not None and s.parent.span_id in ids else None
+            children.setdefault(parent, []).append(s)
+        out: list[tuple[ReadableSpan, int]] = []
+
+        def visit(parent: int | None, depth: int) -> None:
+            for s in children.get(parent, []):
+                out.append((s, depth))
+                visit(s.context.span_id, depth + 1)
+
+        visit(None, 0)
+        return out
+
+    def shape(self) -> list[tuple[str, int]]:
+        """``tree()`` as ``(name, depth)`` pairs, for exact assertions."""
+        return [(s.name, d) for s, d in self.tree()]
+
+    def metric_points(self, name: str) -> list[Any]:
+        data = self.metric_reader.get_metrics_data()
+        points: list[Any] = []
+        if data is None:
+            return points
+        for rm in data.resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    if metric.name == name:
+                        points.extend(metric.data.data_points)
+        return points
+
+    def clear(self) -> None:
+        self.exporter.clear()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("weave-agent")
+    group.addoption(
+        "--trace-server",
+        action="store",
+        default=None,
+        metavar="URL",
+        help="also send the tests' spans to this OTLP/HTTP endpoint (e.g. http://localhost:6006)",
+    )
+
+
+@pytest.fixture
+def spans(request: pytest.FixtureRequest) -> Iterator[SpanRecorder]:
+    extra = None
+    url = request.config.getoption("--trace-server", default=None)
+    if url:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        extra = OTLPSpanExporter(endpoint=url.rstrip("/") + "/v1/traces")
+    recorder = SpanRecorder(extra)
+    telemetry.use_providers(recorder.provider, recorder.meter_provider)
+    try:
+        yield recorder
+    finally:
+        recorder.provider.shutdown()
+        telemetry.reset()
+
+
+@pytest.fixture
+def instrumentation(spans: SpanRecorder) -> Iterator[Callable[[str], None]]:
+    """``instrumentation("openai")``: patch that one instrumentation for this test."""
+    from .autopatch import patch, unpatch
+
+    names: list[str] = []
+
+    def enable(name: str) -> None:
+        patch(**{name: True})
+        names.append(name)
+
+    try:
+        yield enable
+    finally:
+        for name in names:
+            unpatch(name)
+
+
+def _drop_headers(headers: Any) -> None:
+    for key in list(headers):
+        if key.lower() in FILTERED_HEADERS:
+            del headers[key]
+
+
+def _filter_response(response: dict[str, Any]) -> dict[str, Any]:
+    _drop_headers(response.get("headers", {}))
+    return response
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    return {
+        "filter_headers": list(FILTERED_HEADERS),
+        "before_record_response": _filter_response,
+        "decode_compressed_response": True,
+        "record_mode": "none",
+        "match_on": ["method", "scheme", "host", "port", "path", "query"],
+    }
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _weave_agent_no_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test if the agent logged an error (a bug caught at its boundary)."""
+    _log._seen.clear()
+    collector = _ErrorCollector()
+    logger = logging.getLogger(_log.LOGGER_NAME)
+    logger.addHandler(collector)
+    try:
+        yield
+    finally:
+        logger.removeHandler(collector)
+    if collector.records and not request.node.get_closest_marker("agent_errors_expected"):
+        messages = "; ".join(r.getMessage() for r in collector.records)
+        pytest.fail("weave-agent logged errors during the test: " + messages, pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "agent_errors_expected: the test provokes errors inside the agent on purpose")
