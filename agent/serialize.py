@@ -128,7 +128,7 @@ class _Walker:
         # dataclasses, pydantic models and plain objects: their stored public fields.
         fields = getattr(value, "__dict__", None)
         if isinstance(fields, dict):
-            out = {"_type": type(value).__qualname__}
+            out = {"_type": type(value).__name__}
             for k, v in fields.items():
                 if isinstance(k, str) and not k.startswith("_"):
                     out[k] = REDACTED if is_secret_key(k) else self.walk(v, depth)
@@ -139,12 +139,12 @@ class _Walker:
             return out
         slots = getattr(type(value), "__slots__", None)
         if slots:
-            out = {"_type": type(value).__qualname__}
+            out = {"_type": type(value).__name__}
             for k in (slots,) if isinstance(slots, str) else slots:
                 if not k.startswith("_") and hasattr(value, k):
                     out[k] = REDACTED if is_secret_key(k) else self.walk(getattr(value, k), depth)
             return out
-        return "<%s>" % type(value).__qualname__
+        return {"_type": type(value).__name__}
 
     def _key(self, key: Any) -> str:
         if isinstance(key, (int, float, bool)) or key is None:
@@ -162,11 +162,28 @@ def to_jsonable(value: Any, limit: int = 32768) -> Any:
 def to_json(value: Any, limit: int = 32768) -> str:
     """``value`` as a JSON string of at most about ``limit`` characters, secrets removed.
 
-    Always valid JSON: if the document is still too large after each string was capped,
-    the whole text is kept as one JSON string, cut, with the truncation marker.
+    Strings are capped first; if the document is still too large, the cap is lowered in
+    proportion and the value walked again (twice at most). Always valid JSON: as a last
+    resort the whole text is kept as one JSON string, cut, with the truncation marker.
     """
-    text = json.dumps(to_jsonable(value, limit), ensure_ascii=False, separators=(",", ":"))
-    text = redact_text(text)
+    string_cap = limit
+    text = _dump(value, string_cap)
+    for _ in range(2):
+        if len(text) <= limit:
+            break
+        string_cap = max(64, int(string_cap * limit / len(text) * 0.9))
+        text = _dump(value, string_cap)
     if len(text) > limit:
-        text = json.dumps(cap(text, limit), ensure_ascii=False)
+        # Escaping grows the text again: shrink the cut until the JSON string fits.
+        cut, whole = limit, text
+        while True:
+            text = json.dumps(cap(whole, cut), ensure_ascii=False)
+            if len(text) <= limit + 64 or cut <= 64:
+                break
+            cut = max(64, int(cut * limit / len(text)) - 32)
     return text
+
+
+def _dump(value: Any, string_cap: int) -> str:
+    text = json.dumps(to_jsonable(value, string_cap), ensure_ascii=False, separators=(",", ":"))
+    return redact_text(text)
