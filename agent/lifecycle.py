@@ -38,14 +38,45 @@ def init(**settings: object) -> bool:
     return _start(settings, include_entry_points=True)
 
 
-def bootstrap() -> bool:
+def bootstrap(shim_dir: str | None = None) -> bool:
     """Called by the ``sitecustomize`` shim: like ``init()`` with the environment only.
 
     Entry points are not scanned here (milliseconds on every process start); ``weave-run``
-    scans them before it starts the app and passes the result in
-    ``WEAVE_AGENT_ENTRY_POINTS``.
+    scans them before it starts the app and passes the rows in
+    ``WEAVE_AGENT_ENTRY_POINTS``. With ``WEAVE_AGENT_CHILDREN=false`` the shim folder is
+    taken off ``PYTHONPATH`` so that child processes start without the agent.
     """
+    import os
+
+    if shim_dir is not None and os.environ.get("WEAVE_AGENT_CHILDREN", "").strip().lower() in ("0", "false", "no", "off"):
+        parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        kept = [p for p in parts if p and os.path.abspath(p) != shim_dir]
+        if kept:
+            os.environ["PYTHONPATH"] = os.pathsep.join(kept)
+        else:
+            os.environ.pop("PYTHONPATH", None)
+    _register_entry_point_rows(os.environ.get("WEAVE_AGENT_ENTRY_POINTS", ""))
     return _start({}, include_entry_points=False)
+
+
+def _register_entry_point_rows(encoded: str) -> None:
+    """Rows scanned by ``weave-run``: ``name|triggers|module|patcher|distribution|versions;...``."""
+    if not encoded:
+        return
+    from .autopatch import register
+    from .registry import Instrumentation
+
+    for item in encoded.split(";"):
+        fields = item.split("|")
+        if len(fields) != 6:
+            _log.warn_once("ep-env:" + item, "ignored a malformed WEAVE_AGENT_ENTRY_POINTS row %r", item)
+            continue
+        name, triggers, module, patcher, distribution, versions = fields
+        try:
+            register(Instrumentation(name, triggers.split(","), module, distribution or None, versions or None,
+                                     patcher=patcher, source="entry point"))
+        except ValueError as exc:
+            _log.warn_once("ep-env:" + item, "ignored WEAVE_AGENT_ENTRY_POINTS row %r: %s", item, exc)
 
 
 def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:

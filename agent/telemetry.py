@@ -354,8 +354,10 @@ def _summary() -> None:
     if s is None or s.quiet or _state.exporter_name != "file" or not getattr(exporter, "spans_written", 0):
         return
     paths = exporter.paths
-    where = os.path.relpath(paths[-1]) if len(paths) == 1 else os.path.relpath(exporter.directory)
+    where = paths[-1] if len(paths) == 1 else exporter.directory
+    rel = os.path.relpath(where)
+    where = where if rel.startswith("..") else rel
     sys.stderr.write(
-        "weave-agent: %d spans written to %s; view them with: weave-run show %s\n"
-        % (exporter.spans_written, where, where)
+        "weave-agent: %d spans written to %s (OTLP-JSON; WEAVE_AGENT_QUIET=1 silences this line)\n"
+        % (exporter.spans_written, where)
     )

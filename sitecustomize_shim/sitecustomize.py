@@ -13,7 +13,7 @@ def _weave_agent_start():
     try:
         from weave_agent.lifecycle import bootstrap
 
-        bootstrap()
+        bootstrap(os.path.dirname(os.path.abspath(__file__)))
     except Exception as exc:  # never let the agent stop the app
         sys.stderr.write(
             "weave-agent: not started (%s: %s); the app runs untraced\n" % (type(exc).__name__, exc)

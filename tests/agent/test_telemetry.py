@@ -86,7 +86,7 @@ def test_file_exporter_writes_otlp_json_the_collector_reads(tmp_path):
     assert "sk-live" not in raw
     assert "[REDACTED]" in raw
     # one line at exit says where the spans went
-    assert "2 spans written to" in result.stderr and "weave-run show" in result.stderr
+    assert "2 spans written to" in result.stderr and "OTLP-JSON" in result.stderr
 
 
 def test_quiet_silences_the_summary(tmp_path):

@@ -1,0 +1,7 @@
+"""``python -m weave_agent`` is ``weave-run``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

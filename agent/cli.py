@@ -1,0 +1,192 @@
+"""``weave-run``: start any Python process with the agent, without touching it.
+
+    weave-run [OPTIONS] [--] COMMAND [ARGS...]
+    weave-run list
+    weave-run --shim-path
+
+The launcher turns its options into environment variables, prepends the shim folder to
+``PYTHONPATH`` (split and join; never a regex, never the current directory) and replaces
+itself with the command (``exec``), so the exit status, signals, stdin/stdout/tty and the
+PID are the app's own. Every option is also an environment variable (``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from ._version import __version__
+from .settings import FIELDS, SettingError
+
+PROG = "weave-run"
+ENTRY_POINTS_ENV = "WEAVE_AGENT_ENTRY_POINTS"
+
+
+def shim_path() -> str:
+    """The folder holding the agent's ``sitecustomize.py`` (put it on ``PYTHONPATH``)."""
+    import weave_agent.sitecustomize_shim as shim
+
+    return os.path.dirname(os.path.abspath(shim.__file__))
+
+
+def prepend_path(existing: str | None, entry: str) -> str:
+    """``entry`` first, then every entry that was there, in order, without duplicates of it."""
+    parts = existing.split(os.pathsep) if existing else []
+    return os.pathsep.join([entry] + [p for p in parts if p != entry])
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage="%(prog)s [OPTIONS] [--] COMMAND [ARGS...]\n       %(prog)s list",
+        description="Run COMMAND with weave-agent: LLM SDK calls become OpenTelemetry spans.",
+        epilog="COMMAND may be a script (app.py runs with this interpreter), python -m pkg, or any console "
+        "script (uvicorn, gunicorn, pytest, celery). 'weave-run list' shows the instrumentations.",
+    )
+    for f in FIELDS:
+        if f.option is None:
+            continue
+        dest = f.name
+        help_text = "%s [env %s]" % (f.help, f.env)
+        if f.option == "--no-capture-content":
+            parser.add_argument(f.option, dest=dest, action="store_true", help=help_text)
+        elif f.parse.__name__ == "parse_bool":
+            parser.add_argument(f.option, dest=dest, action="store_true", help=help_text)
+        else:
+            parser.add_argument(f.option, dest=dest, metavar=f.metavar, help=help_text)
+    parser.add_argument("--shim-path", action="store_true", help="print the folder to put on PYTHONPATH and exit")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _environment(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, str]:
+    env = dict(os.environ)
+    for f in FIELDS:
+        if f.option is None:
+            continue
+        value = getattr(args, f.name, None)
+        if value in (None, False):
+            continue
+        if f.option == "--no-capture-content":
+            env[f.env] = "false"
+            continue
+        if value is True:
+            env[f.env] = "true"
+            continue
+        try:
+            f.parse(value)
+        except SettingError as exc:
+            parser.error("%s %r: %s" % (f.option, value, exc))
+        env[f.env] = value
+    env["PYTHONPATH"] = prepend_path(env.get("PYTHONPATH"), shim_path())
+    encoded = _encode_entry_points()
+    if encoded:
+        env[ENTRY_POINTS_ENV] = encoded
+    return env
+
+
+def _encode_entry_points() -> str:
+    """Third-party rows, read here so that the app's start-up never scans distributions."""
+    from .registry import from_entry_points
+
+    rows = []
+    for row in from_entry_points().values():
+        rows.append("|".join([row.name, ",".join(row.triggers), row.module, row.patcher, row.distribution or "", row.versions or ""]))
+    return ";".join(rows)
+
+
+_PYTHON_NAMES = frozenset({"python", "python3", "python%d.%d" % sys.version_info[:2]})
+
+
+def _resolve(command: list[str]) -> list[str]:
+    """A script runs with this interpreter; so does a bare ``python``: the agent is
+    installed here, and a ``python`` found first on ``PATH`` may be another one."""
+    head = command[0]
+    if head.endswith(".py") and os.path.isfile(head):
+        return [sys.executable] + command
+    if head in _PYTHON_NAMES and sys.executable:
+        return [sys.executable] + command[1:]
+    return command
+
+
+def _exec(argv: list[str], env: dict[str, str]) -> int:
+    head = argv[0]
+    if os.sep in head:
+        path: str | None = head if os.path.exists(head) else None
+    else:
+        path = shutil.which(head, path=env.get("PATH"))
+        if path is None:
+            # which() skips files without the execute bit: tell 'not executable' apart.
+            for folder in env.get("PATH", "").split(os.pathsep):
+                candidate = os.path.join(folder or ".", head)
+                if os.path.isfile(candidate):
+                    path = candidate
+                    break
+    if path is None:
+        sys.stderr.write("%s: command not found: %s\n" % (PROG, head))
+        return 127
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        sys.stderr.write("%s: permission denied (not executable): %s\n" % (PROG, head))
+        return 126
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(path, argv, env)
+    except OSError as exc:
+        sys.stderr.write("%s: cannot run %s: %s\n" % (PROG, head, exc.strerror))
+        return 126
+    return 0  # not reached
+
+
+def _list() -> int:
+    from .autopatch import known
+    from .registry import installed_version, supports
+    from .settings import Settings
+
+    settings = Settings.load()
+    rows = sorted(known(include_entry_points=True).values(), key=lambda r: r.name)
+    header = ("instrumentation", "triggers", "installed", "supported", "enabled")
+    table = [header]
+    for row in rows:
+        version = installed_version(row.distribution)
+        ok = supports(row, version)
+        table.append(
+            (
+                row.name,
+                ", ".join(row.triggers),
+                version or "-",
+                "%s (%s)" % ({True: "yes", False: "no", None: "?"}[ok], row.versions or "any"),
+                "yes" if settings.is_enabled(row.name) else "no",
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for r in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    if len(table) == 1:
+        print("(no instrumentations are registered)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["list"]:
+        return _list()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.shim_path:
+        print(shim_path())
+        return 0
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        parser.error("no COMMAND given (try: %s python app.py)" % PROG)
+    env = _environment(args, parser)
+    return _exec(_resolve(command), env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
