@@ -119,7 +119,7 @@ class _Binder:
             self._read()
         if args:
             names = self.names[1:] if instance is not None and self.names else self.names
-            inputs = dict(zip(names, args))
+            inputs = dict(zip(names, args, strict=False))
             if len(args) > len(names):
                 inputs[self.varargs] = list(args[len(names) :])
             if kwargs:

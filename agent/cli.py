@@ -164,7 +164,7 @@ def _list() -> int:
         )
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for r in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
     if len(table) == 1:
         print("(no instrumentations are registered)")
     return 0

@@ -7,6 +7,7 @@ second pipeline.
 
 from __future__ import annotations
 
+import sys
 from _thread import allocate_lock
 
 from . import _log
@@ -94,11 +95,41 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
     if not settings.enabled:
         _log.debug("disabled by WEAVE_AGENT_ENABLED/OTEL_SDK_DISABLED: nothing patched")
         return False
+    _flush_on_sigterm()
     from .autopatch import autopatch
 
     names = autopatch(settings, include_entry_points=include_entry_points)
     _log.debug("started; armed: %s", ", ".join(names) or "(none)")
     return True
+
+
+def _flush_on_sigterm() -> None:
+    """A process killed by the default SIGTERM action never runs ``atexit``: flush first.
+
+    Installed only where SIGTERM still has its default action (an app's own handler is
+    left alone, and one it installs later replaces this), from the main thread. Uses
+    ``_signal`` (builtin) so that the bootstrap does not import ``signal``/``enum``. After
+    the flush the default action is restored and the signal raised again, so the exit
+    status stays "terminated by SIGTERM".
+    """
+    try:
+        import _signal
+        import os
+
+        if _signal.getsignal(_signal.SIGTERM) != _signal.SIG_DFL:
+            return
+
+        def on_sigterm(signum, frame):  # type: ignore[no-untyped-def]
+            try:
+                if "weave_agent.telemetry" in sys.modules:
+                    sys.modules["weave_agent.telemetry"]._at_exit()
+            finally:
+                _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+                os.kill(os.getpid(), _signal.SIGTERM)
+
+        _signal.signal(_signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError, AttributeError):
+        pass  # not the main thread, or no SIGTERM on this platform
 
 
 def _reset_for_tests() -> None:
