@@ -10,7 +10,6 @@ import threading
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
-
 from weave_agent import op
 from weave_agent.streams import Accumulator, open_count
 
