@@ -60,13 +60,14 @@ def _kind(kind: SpanKind | str | None) -> SpanKind:
 class Call:
     """One traced call in flight: what the spec needs to finish the span."""
 
-    __slots__ = ("spec", "span", "inputs", "started")
+    __slots__ = ("spec", "span", "inputs", "started", "meta")
 
-    def __init__(self, spec: OpSpec, span: Any, inputs: dict[str, Any], started: float) -> None:
+    def __init__(self, spec: OpSpec, span: Any, inputs: dict[str, Any], started: float, meta: Any = None) -> None:
         self.spec = spec
         self.span = span
         self.inputs = inputs
         self.started = started
+        self.meta = meta  # what the spec's start() wants to keep for on_end()
 
     def finish(self, output: Any) -> None:
         """End the span with ``output``: spec attributes, then ``span.end()``, exactly once."""
@@ -145,8 +146,12 @@ class OpSpec:
         self.kind = _kind(kind)
         self.accumulator = Accumulator.coerce(accumulator)
 
-    def start(self, inputs: dict[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
-        return self.name, None
+    def start(self, inputs: dict[str, Any], instance: Any = None) -> tuple[str, Mapping[str, Any] | None, Any]:
+        """Span name, start attributes, and what ``on_end`` will need (``call.meta``).
+        ``instance`` is the bound object (for an SDK method, the resource that knows its
+        client), never recorded as an input."""
+        return self.name, None, None
+
 
     def on_end(self, call: Call, output: Any) -> None:
         pass
@@ -183,15 +188,15 @@ class GenericSpec(OpSpec):
             base.update(attributes)
         self.attributes = base
 
-    def start(self, inputs: dict[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
+    def start(self, inputs: dict[str, Any], instance: Any = None) -> tuple[str, Mapping[str, Any] | None, Any]:
         s = telemetry.settings()
         if s.capture_content == "no_content":
-            return self.name, self.attributes
+            return self.name, self.attributes, None
         attrs = dict(self.attributes)
         value = self.postprocess_inputs(inputs) if self.postprocess_inputs is not None else inputs
         attrs["input.value"] = to_json(value, s.max_value_size)
         attrs["input.mime_type"] = "application/json"
-        return self.name, attrs
+        return self.name, attrs, None
 
     def on_end(self, call: Call, output: Any) -> None:
         s = telemetry.settings()
@@ -214,9 +219,9 @@ def _begin(spec: OpSpec, binder: _Binder, instance: Any, args: Any, kwargs: Any)
     """Start the span; None if the agent failed (the caller then runs the call bare)."""
     try:
         inputs = binder.bind(instance, args, kwargs)
-        name, attributes = spec.start(inputs)
+        name, attributes, meta = spec.start(inputs, instance)
         span = telemetry.tracer().start_span(name, kind=spec.kind, attributes=attributes)
-        return Call(spec, span, inputs, _perf_counter())
+        return Call(spec, span, inputs, _perf_counter(), meta)
     except Exception:
         _log.error_once("op-start:" + spec.name, "starting the span of %s failed; the call runs untraced", spec.name)
         return None

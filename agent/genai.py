@@ -1,0 +1,277 @@
+"""GenAI semantic conventions: the part of every LLM span that is not vendor knowledge.
+
+A vendor instrumentation writes an ``Extractor`` (what the request and the response of its
+SDK say); this module turns that into a span that follows the OpenTelemetry GenAI
+conventions (v1.41, ``gen_ai_latest_experimental`` names) and into the GenAI metrics:
+
+* span ``"{gen_ai.operation.name} {gen_ai.request.model}"``, kind CLIENT, with operation,
+  provider, request model, ``server.address``/``server.port`` set at start (samplers read
+  them);
+* response id/model/finish reasons and ``gen_ai.usage.*`` when the call (or the stream)
+  ends; ``error.type`` and status ERROR on failure;
+* content (``gen_ai.input.messages``, ``gen_ai.output.messages``,
+  ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``) only when capture is on,
+  as JSON strings on the span (``SPAN_ONLY``), on an event (``EVENT_ONLY``), or both;
+* ``gen_ai.client.operation.duration`` always, ``gen_ai.client.token.usage`` only from
+  real provider counts, ``time_to_first_chunk``/``time_per_output_chunk`` for streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from time import perf_counter
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from . import telemetry
+from .calls import Call, OpSpec, wrap_with_spec
+from .serialize import to_json
+
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+CONTENT_EVENT = "gen_ai.client.inference.operation.details"
+
+
+class Usage:
+    """Token counts as the provider reported them (None: not reported)."""
+
+    __slots__ = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+                 "reasoning_output_tokens")
+
+    def __init__(
+        self,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_input_tokens: int | None = None,
+        cache_creation_input_tokens: int | None = None,
+        reasoning_output_tokens: int | None = None,
+    ) -> None:
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cache_read_input_tokens = cache_read_input_tokens
+        self.cache_creation_input_tokens = cache_creation_input_tokens
+        self.reasoning_output_tokens = reasoning_output_tokens
+
+    def attributes(self) -> dict[str, int]:
+        out = {}
+        for attr, value in (
+            ("gen_ai.usage.input_tokens", self.input_tokens),
+            ("gen_ai.usage.output_tokens", self.output_tokens),
+            ("gen_ai.usage.cache_read.input_tokens", self.cache_read_input_tokens),
+            ("gen_ai.usage.cache_creation.input_tokens", self.cache_creation_input_tokens),
+            ("gen_ai.usage.reasoning.output_tokens", self.reasoning_output_tokens),
+        ):
+            if isinstance(value, int) and not isinstance(value, bool):
+                out[attr] = value
+        return out
+
+
+class Request:
+    """What the extractor read from the call's inputs."""
+
+    __slots__ = ("model", "attributes", "content", "server_address", "server_port", "provider")
+
+    def __init__(
+        self,
+        model: str | None,
+        attributes: Mapping[str, Any] | None = None,
+        content: Mapping[str, Any] | None = None,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        provider: str | None = None,
+    ) -> None:
+        self.model = model
+        self.attributes = attributes
+        self.content = content  # attribute name -> JSON-able value (messages, instructions, tools)
+        self.server_address = server_address
+        self.server_port = server_port
+        self.provider = provider  # overrides the extractor's provider (Azure, Bedrock, ...)
+
+
+class Response:
+    """What the extractor read from the output (for a stream: the accumulated output)."""
+
+    __slots__ = ("attributes", "usage", "model", "content")
+
+    def __init__(
+        self,
+        attributes: Mapping[str, Any] | None = None,
+        usage: Usage | None = None,
+        model: str | None = None,
+        content: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.attributes = attributes
+        self.usage = usage
+        self.model = model
+        self.content = content
+
+
+class Extractor:
+    """Vendor knowledge for one SDK method. Override ``request`` and ``response``.
+
+    ``capture`` says whether content is wanted: build message structures only then.
+    """
+
+    operation = "chat"
+    provider = "_OTHER"
+
+    def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
+        raise NotImplementedError
+
+    def response(self, output: Any, capture: bool) -> Response:
+        raise NotImplementedError
+
+    def error_type(self, exc: BaseException) -> str:
+        return type(exc).__qualname__
+
+    def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
+        return bool(inputs.get("stream"))
+
+    def partial_response(self, output: Any, capture: bool) -> Response | None:
+        """What a stream that failed or ended early produced; default: as a full response."""
+        return self.response(output, capture) if output is not None else None
+
+
+def _encode(content: Mapping[str, Any]) -> dict[str, str]:
+    limit = telemetry.settings().max_value_size
+    return {k: v if isinstance(v, str) else to_json(v, limit) for k, v in content.items() if v}
+
+
+def _content_mode() -> tuple[bool, bool]:
+    """(on the span, on an event), from the content-capture setting."""
+    mode = telemetry.settings().capture_content
+    return mode in ("span_only", "span_and_event"), mode in ("event_only", "span_and_event")
+
+
+class _Meta:
+    """Per call: the attributes the metrics repeat, and content held for an event."""
+
+    __slots__ = ("metric_attributes", "event_content")
+
+    def __init__(self, metric_attributes: dict[str, Any], event_content: dict[str, str] | None) -> None:
+        self.metric_attributes = metric_attributes
+        self.event_content = event_content
+
+
+class GenAISpec(OpSpec):
+    """An ``OpSpec`` that records one GenAI operation through an ``Extractor``."""
+
+    def __init__(self, extractor: Extractor, accumulator: Any = None, name: str | None = None) -> None:
+        super().__init__(name or "%s.%s" % (extractor.provider, extractor.operation), SpanKind.CLIENT, accumulator)
+        self.extractor = extractor
+
+    def start(self, inputs: dict[str, Any], instance: Any = None) -> tuple[str, Mapping[str, Any] | None, Any]:
+        ex = self.extractor
+        on_span, on_event = _content_mode()
+        req = ex.request(inputs, instance, on_span or on_event)
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": ex.operation,
+            "gen_ai.provider.name": req.provider or ex.provider,
+        }
+        if req.model:
+            attrs["gen_ai.request.model"] = req.model
+        if req.server_address:
+            attrs["server.address"] = req.server_address
+            if req.server_port:
+                attrs["server.port"] = req.server_port
+        metric_attrs = dict(attrs)
+        if req.attributes:
+            attrs.update(req.attributes)
+        event_content = None
+        if req.content and (on_span or on_event):
+            encoded = _encode(req.content)
+            if on_span:
+                attrs.update(encoded)
+            if on_event:
+                event_content = encoded
+        name = "%s %s" % (ex.operation, req.model) if req.model else ex.operation
+        return name, attrs, _Meta(metric_attrs, event_content)
+
+    def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
+        return self.extractor.is_stream(inputs, result)
+
+    def error_type(self, exc: BaseException) -> str:
+        return self.extractor.error_type(exc)
+
+    def on_end(self, call: Call, output: Any) -> None:
+        self._record(call, self.extractor.response(output, self._capture()), None)
+
+    def on_error(self, call: Call, exc: BaseException, error_type: str, output: Any) -> None:
+        response = None
+        if output is not None:
+            response = self.extractor.partial_response(output, self._capture())
+        self._record(call, response, error_type)
+
+    def on_stream_end(self, call: Call, state: Any, reason: str) -> None:
+        if not state.n:
+            return
+        ttfc = state.first - call.started
+        call.span.set_attribute("gen_ai.response.time_to_first_chunk", ttfc)
+        instruments = telemetry.instruments()
+        if instruments.enabled:
+            attrs = self._metric_attributes(call, None, None)
+            instruments.time_to_first_chunk.record(ttfc, attrs)
+            if state.n > 1:
+                # One value per stream: the mean gap between chunks (recording each gap
+                # would put metric work on the per-chunk path).
+                instruments.time_per_output_chunk.record((perf_counter() - state.first) / (state.n - 1), attrs)
+
+    def _capture(self) -> bool:
+        on_span, on_event = _content_mode()
+        return on_span or on_event
+
+    def _record(self, call: Call, response: Response | None, error_type: str | None) -> None:
+        span = call.span
+        meta: _Meta | None = call.meta
+        usage = None
+        response_model = None
+        event_content = dict(meta.event_content) if meta is not None and meta.event_content else {}
+        if response is not None:
+            attrs: dict[str, Any] = dict(response.attributes or {})
+            usage = response.usage
+            response_model = response.model
+            if response_model:
+                attrs["gen_ai.response.model"] = response_model
+            if usage is not None:
+                attrs.update(usage.attributes())
+            if response.content:
+                on_span, on_event = _content_mode()
+                encoded = _encode(response.content) if (on_span or on_event) else {}
+                if on_span:
+                    attrs.update(encoded)
+                if on_event:
+                    event_content.update(encoded)
+            span.set_attributes(attrs)
+        if event_content:
+            span.add_event(CONTENT_EVENT, event_content)
+        instruments = telemetry.instruments()
+        if not instruments.enabled:
+            return
+        metric_attrs = self._metric_attributes(call, response_model, error_type)
+        instruments.duration.record(perf_counter() - call.started, metric_attrs)
+        if usage is not None:
+            for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
+                if isinstance(count, int) and not isinstance(count, bool):
+                    instruments.tokens.record(count, {**metric_attrs, "gen_ai.token.type": token_type})
+
+    def _metric_attributes(self, call: Call, response_model: str | None, error_type: str | None) -> dict[str, Any]:
+        meta: _Meta | None = call.meta
+        attrs = dict(meta.metric_attributes) if meta is not None else {}
+        if response_model:
+            attrs["gen_ai.response.model"] = response_model
+        if error_type:
+            attrs["error.type"] = error_type
+        return attrs
+
+
+def genai_op(extractor: Extractor, accumulator: Any = None) -> Callable[[Any], Any]:
+    """``make_new_value`` for a ``SymbolPatcher``: trace an SDK method as one GenAI span."""
+    spec = GenAISpec(extractor, accumulator)
+
+    def make(original: Any) -> Any:
+        return wrap_with_spec(original, spec)
+
+    return make

@@ -1,0 +1,133 @@
+"""The GenAI conventions layer, driven by a fake vendor extractor."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from weave_agent import telemetry
+from weave_agent.calls import wrap_with_spec
+from weave_agent.genai import Extractor, GenAISpec, Request, Response, Usage
+from weave_agent.streams import Accumulator
+from weave_agent.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS
+
+
+class FakeError(Exception):
+    status_code = 429
+
+
+class ChatExtractor(Extractor):
+    operation = "chat"
+    provider = "fakeai"
+
+    def request(self, inputs, instance, capture):
+        return Request(
+            inputs["model"],
+            {"gen_ai.request.temperature": inputs.get("temperature", 1.0)},
+            {"gen_ai.input.messages": inputs["messages"]} if capture else None,
+            server_address="api.fake.ai",
+            server_port=443,
+        )
+
+    def response(self, output, capture):
+        return Response(
+            {"gen_ai.response.id": output["id"], "gen_ai.response.finish_reasons": ("stop",)},
+            Usage(output["usage"][0], output["usage"][1], cache_read_input_tokens=2),
+            model=output["model"],
+            content={"gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "text", "content": output["text"]}]}]}
+            if capture
+            else None,
+        )
+
+    def error_type(self, exc):
+        return str(getattr(exc, "status_code", type(exc).__name__))
+
+
+def chat(*, model, messages, temperature=1.0, stream=False, fail=False):
+    if fail:
+        raise FakeError("rate limited")
+    if stream:
+        return iter(["Hel", "lo"])
+    return {"id": "r1", "model": model + "-2024", "text": "Hello", "usage": (10, 3)}
+
+
+def stream_output(chunks):
+    return {"id": "r2", "model": "m-2024", "text": "".join(chunks), "usage": (7, 2)}
+
+
+traced = wrap_with_spec(chat, GenAISpec(ChatExtractor(), Accumulator(lambda s, c: s + [c], stream_output, list)))
+MESSAGES = [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}]
+
+
+def test_span_follows_the_conventions(spans):
+    assert traced(model="m", messages=MESSAGES, temperature=0.2)["text"] == "Hello"
+    span = spans.one("chat m")
+    assert span.kind is SpanKind.CLIENT
+    a = span.attributes
+    assert a["gen_ai.operation.name"] == "chat" and a["gen_ai.provider.name"] == "fakeai"
+    assert a["gen_ai.request.model"] == "m" and a["gen_ai.response.model"] == "m-2024"
+    assert a["server.address"] == "api.fake.ai" and a["server.port"] == 443
+    assert a["gen_ai.request.temperature"] == 0.2
+    assert a["gen_ai.usage.input_tokens"] == 10 and a["gen_ai.usage.output_tokens"] == 3
+    assert a["gen_ai.usage.cache_read.input_tokens"] == 2
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert json.loads(a["gen_ai.input.messages"]) == MESSAGES
+    assert json.loads(a["gen_ai.output.messages"])[0]["parts"][0]["content"] == "Hello"
+
+
+def test_metrics_names_units_buckets_and_attributes(spans):
+    traced(model="m", messages=MESSAGES)
+    (duration,) = spans.metric_points("gen_ai.client.operation.duration")
+    assert tuple(duration.explicit_bounds) == DURATION_BUCKETS
+    assert duration.attributes["gen_ai.response.model"] == "m-2024"
+    assert duration.attributes["server.address"] == "api.fake.ai"
+    tokens = spans.metric_points("gen_ai.client.token.usage")
+    assert {p.attributes["gen_ai.token.type"]: p.sum for p in tokens} == {"input": 10, "output": 3}
+    assert tuple(tokens[0].explicit_bounds) == TOKEN_BUCKETS
+    data = spans.metric_reader.get_metrics_data()
+    units = {m.name: m.unit for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert units["gen_ai.client.operation.duration"] == "s" and units["gen_ai.client.token.usage"] == "{token}"
+
+
+def test_error_type_and_duration_metric(spans):
+    with pytest.raises(FakeError):
+        traced(model="m", messages=MESSAGES, fail=True)
+    span = spans.one("chat m")
+    assert span.status.status_code is StatusCode.ERROR and span.attributes["error.type"] == "429"
+    (duration,) = spans.metric_points("gen_ai.client.operation.duration")
+    assert duration.attributes["error.type"] == "429"
+    assert spans.metric_points("gen_ai.client.token.usage") == []
+
+
+def test_stream_usage_and_time_to_first_chunk(spans):
+    assert "".join(traced(model="m", messages=MESSAGES, stream=True)) == "Hello"
+    span = spans.one("chat m")
+    assert span.attributes["gen_ai.usage.output_tokens"] == 2
+    assert span.attributes["gen_ai.response.time_to_first_chunk"] >= 0
+    assert len(spans.metric_points("gen_ai.client.operation.time_to_first_chunk")) == 1
+    assert len(spans.metric_points("gen_ai.client.operation.time_per_output_chunk")) == 1
+
+
+@pytest.mark.parametrize(
+    "mode, on_span, on_event",
+    [("false", False, False), ("NO_CONTENT", False, False), ("true", True, False), ("SPAN_ONLY", True, False),
+     ("EVENT_ONLY", False, True), ("span_and_event", True, True)],
+)
+def test_content_capture_modes(spans, monkeypatch, mode, on_span, on_event):
+    import weave_agent.lifecycle as lifecycle
+    from weave_agent.settings import Settings
+
+    monkeypatch.setattr(lifecycle, "_settings", Settings.load({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": mode}))
+    telemetry.reset()  # settings are read when the pipeline is set up
+    telemetry.use_providers(spans.provider, spans.meter_provider)
+    traced(model="m", messages=MESSAGES)
+    span = spans.one("chat m")
+    assert ("gen_ai.input.messages" in span.attributes) is on_span
+    assert ("gen_ai.output.messages" in span.attributes) is on_span
+    events = [e for e in span.events if e.name == "gen_ai.client.inference.operation.details"]
+    assert bool(events) is on_event
+    if on_event:
+        assert set(events[0].attributes) == {"gen_ai.input.messages", "gen_ai.output.messages"}
+    assert span.attributes["gen_ai.usage.input_tokens"] == 10  # usage is never content
