@@ -9,7 +9,7 @@ module ``__getattr__`` below.
 from __future__ import annotations
 
 from ._version import __version__
-from .autopatch import autopatch, patch, unpatch
+from .arming import autopatch, patch, unpatch
 from .importhook import install, uninstall, when_imported
 from .lifecycle import init
 

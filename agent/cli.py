@@ -142,7 +142,7 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
 
 
 def _list() -> int:
-    from .autopatch import known
+    from .arming import known
     from .registry import installed_version, supports
     from .settings import Settings
 

@@ -25,6 +25,9 @@ Edge cases, stated:
   has run.
 * Hooks are keyed by the full dotted name: ``pkg.sub`` fires when ``pkg.sub`` is
   imported, whoever imports it (``from pkg import sub`` included).
+* The finder stays first on ``sys.meta_path``: one inserted ahead of it later (pytest's
+  assertion rewriter, for conftest files and ``register_assert_rewrite`` modules) is
+  moved behind it the next time the finder is asked for any name.
 
 Only ``sys`` and ``_thread`` are imported here: the bootstrap must stay cheap and must
 not import ``threading`` (gevent) or ``logging``.
@@ -36,6 +39,9 @@ import sys
 from _thread import RLock, get_ident
 
 from . import _log
+
+# importlib's fallback for finders without find_spec (gone with find_module in 3.12).
+_find_spec_legacy = getattr(sys.modules["_frozen_importlib"], "_find_spec_legacy", None)
 
 if False:  # typing only; `typing` is not imported at run time (bootstrap cost)
     from collections.abc import Callable
@@ -92,8 +98,10 @@ class _HookedLoader(_LoaderProxy):
 
     def exec_module(self, module):  # type: ignore[no-untyped-def]
         real = self._weave_loader
-        real.exec_module(module)
-        _restore_loader(module, self, real)
+        try:
+            real.exec_module(module)
+        finally:  # a failed reload leaves the module in sys.modules: no proxy on it
+            _restore_loader(module, self, real)
         _run_hooks(self._weave_name, module)
 
 
@@ -101,8 +109,27 @@ class _HookedLegacyLoader(_LoaderProxy):
     """For loaders that only implement the pre-3.4 ``load_module`` protocol."""
 
     def load_module(self, fullname):  # type: ignore[no-untyped-def]
-        module = self._weave_loader.load_module(fullname)
-        _restore_loader(module, self, self._weave_loader)
+        real = self._weave_loader
+        previous = sys.modules.get(fullname)  # a reload: importlib put our proxy on it
+        try:
+            module = real.load_module(fullname)
+        finally:
+            # importlib copies spec.loader onto a module that has no __loader__ after
+            # load_module returns: make that the real loader, as without the agent.
+            spec = self.__dict__.get("_weave_spec")
+            if spec is not None and spec.loader is self:
+                spec.loader = real
+            if previous is not None:
+                _restore_loader(previous, self, real)
+        _restore_loader(module, self, real)
+        if previous is None and spec is not None:
+            # What importlib sets after load_module returns, set before the hooks run.
+            for attr, value in (("__loader__", real), ("__spec__", spec)):
+                if getattr(module, attr, None) is None:
+                    try:
+                        setattr(module, attr, value)
+                    except Exception:
+                        pass
         _run_hooks(self._weave_name, module)
         return module
 
@@ -151,6 +178,8 @@ class Finder:
         return "<weave_agent import-hook finder>"
 
     def find_spec(self, fullname, path=None, target=None):  # type: ignore[no-untyped-def]
+        if sys.meta_path[0] is not self:
+            _to_front(self)
         if fullname not in _watched:
             return None
         key = (get_ident(), fullname)
@@ -175,7 +204,9 @@ class Finder:
         elif hasattr(loader, "exec_module"):
             spec.loader = _HookedLoader(loader, fullname)
         elif hasattr(loader, "load_module"):
-            spec.loader = _HookedLegacyLoader(loader, fullname)
+            hooked = _HookedLegacyLoader(loader, fullname)
+            hooked.__dict__["_weave_spec"] = spec
+            spec.loader = hooked
         return spec
 
     def _find_real_spec(self, fullname, path, target):  # type: ignore[no-untyped-def]
@@ -188,9 +219,13 @@ class Finder:
             pass
         for finder in finders:
             find = getattr(finder, "find_spec", None)
-            if find is None:
+            if find is not None:
+                spec = find(fullname, path, target)
+            elif _find_spec_legacy is not None:
+                # A finder with only find_module (3.10/3.11): as importlib would.
+                spec = _find_spec_legacy(finder, fullname, path)
+            else:
                 continue
-            spec = find(fullname, path, target)
             if spec is not None:
                 return spec
         return None
@@ -202,14 +237,34 @@ class Finder:
 _finder: Finder | None = None
 
 
+def _to_front(finder: Finder, insert: bool = False) -> None:
+    """Keep the finder at ``sys.meta_path[0]``.
+
+    A finder inserted ahead of ours later (pytest's assertion rewriter, which conftest
+    files and ``pytest.register_assert_rewrite`` modules go through; typeguard; beartype)
+    would otherwise load watched modules itself, and their hooks would never run. Ours
+    only returns specs for watched names, found by walking the other finders in order,
+    so being first changes nothing for any other import. ``find_spec`` calls this when
+    it is asked while not first; the other entries keep their relative order. A finder
+    that was uninstalled is never put back (unless ``insert``, from ``install()``).
+    """
+    meta_path = sys.meta_path
+    with _lock:
+        if finder in meta_path:
+            if meta_path[0] is not finder:
+                meta_path.remove(finder)
+                meta_path.insert(0, finder)
+        elif insert:
+            meta_path.insert(0, finder)
+
+
 def install() -> None:
     """Put the finder at the front of ``sys.meta_path``. Idempotent."""
     global _finder
     with _lock:
         if _finder is None:
             _finder = Finder()
-        if _finder not in sys.meta_path:
-            sys.meta_path.insert(0, _finder)
+        _to_front(_finder, insert=True)
         _watch_runpy()
 
 
@@ -335,7 +390,7 @@ def _unwrap_runpy() -> None:
     runpy = sys.modules.get(_RUNPY)
     if _original_run_code is not None and runpy is not None:
         if getattr(runpy._run_code, "__wrapped__", None) is _original_run_code:
-            runpy._run_code = _original_run_code
+            runpy._run_code = _original_run_code  # type: ignore[attr-defined]
     _original_run_code = None
     hooks = _hooks.get(_RUNPY)
     if hooks and _wrap_runpy in hooks:

@@ -64,7 +64,7 @@ def _register_entry_point_rows(encoded: str) -> None:
     """Rows scanned by ``weave-run``: ``name|triggers|module|patcher|distribution|versions;...``."""
     if not encoded:
         return
-    from .autopatch import register
+    from .arming import register
     from .registry import Instrumentation
 
     for item in encoded.split(";"):
@@ -96,7 +96,7 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
         _log.debug("disabled by WEAVE_AGENT_ENABLED/OTEL_SDK_DISABLED: nothing patched")
         return False
     _flush_on_sigterm()
-    from .autopatch import autopatch
+    from .arming import autopatch
 
     names = autopatch(settings, include_entry_points=include_entry_points)
     _log.debug("started; armed: %s", ", ".join(names) or "(none)")

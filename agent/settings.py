@@ -235,7 +235,9 @@ class Settings:
                         names |= self._parse(f, var, env[var])  # type: ignore[arg-type]
                 value = frozenset(names)
             else:
-                for var in (f.env,) + f.also:
+                # ``also`` holds the signal-specific variables (OTEL_EXPORTER_OTLP_TRACES_*):
+                # the OTLP exporter spec has them win over the general one.
+                for var in f.also + (f.env,):
                     raw = env.get(var)
                     if raw is not None and raw.strip():
                         value = self._parse(f, var, raw)

@@ -144,7 +144,7 @@ def spans(request: pytest.FixtureRequest) -> Iterator[SpanRecorder]:
 @pytest.fixture
 def instrumentation(spans: SpanRecorder) -> Iterator[Callable[[str], None]]:
     """``instrumentation("openai")``: patch that one instrumentation for this test."""
-    from .autopatch import patch, unpatch
+    from .arming import patch, unpatch
 
     names: list[str] = []
 

@@ -11,9 +11,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import weave_agent
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
+
+import weave_agent
 from weave_agent import op
 from weave_agent.patcher import SymbolPatcher
 

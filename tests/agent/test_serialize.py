@@ -7,6 +7,7 @@ import enum
 import json
 
 import pytest
+
 from weave_agent.serialize import REDACTED, is_secret_key, redact_text, to_json, to_jsonable
 
 

@@ -2,9 +2,9 @@
 
 ``arm(row)`` registers a hook on each trigger module; the first trigger that is imported
 activates the row: the installed vendor version is checked against the supported range,
-the instrumentation module is imported, the first-activation callbacks run (the
-telemetry pipeline sets itself up there, never at bootstrap), and the patcher is
-applied. ``disarm`` removes the hooks and undoes the patch.
+the instrumentation module is imported and its patcher applied. (The telemetry pipeline
+is not set up here: the first span does that.) ``disarm`` removes the hooks and undoes
+the patch.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from . import _log, importhook
 from .registry import Instrumentation, all_instrumentations, builtin, installed_version, supports
 
 if False:  # typing only
-    from collections.abc import Callable
-
     from .patcher import Patcher
     from .settings import Settings
 
@@ -36,21 +34,6 @@ class _Armed:
 _armed: dict[str, _Armed] = {}
 _rows: dict[str, Instrumentation] | None = None
 _entry_points_read = False
-_before_first_patch: list[Callable[[], object]] = []
-
-
-def before_first_patch(callback: Callable[[], object]) -> None:
-    """Run ``callback`` once, just before the first instrumentation patches anything."""
-    _before_first_patch.append(callback)
-
-
-def _run_before_first_patch() -> None:
-    while _before_first_patch:
-        callback = _before_first_patch.pop(0)
-        try:
-            callback()
-        except Exception:
-            _log.error_once("before-first-patch:%r" % (callback,), "setup step %r failed", callback)
 
 
 def known(include_entry_points: bool = True) -> dict[str, Instrumentation]:
@@ -121,7 +104,6 @@ def _activate(armed: _Armed) -> None:
 
         module = importlib.import_module(row.module)
         patcher = getattr(module, row.patcher)
-        _run_before_first_patch()
         armed.patcher = patcher
         complete = patcher.attempt_patch()
         _log.debug(
