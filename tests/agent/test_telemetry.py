@@ -12,7 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from _proc import clean_env, run_python
+from _subproc import clean_env, run_python
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -66,7 +66,7 @@ def spans_of(docs):
 
 def test_file_exporter_writes_otlp_json_the_collector_reads(tmp_path):
     traces = tmp_path / "traces"
-    result = run_python(APP, clean_env(WEAVE_AGENT_TRACES_DIR=str(traces), OTEL_SERVICE_NAME="svc"), cwd=tmp_path)
+    result = run_python(APP, env=clean_env(WEAVE_AGENT_TRACES_DIR=str(traces), OTEL_SERVICE_NAME="svc"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "7"
     docs = read_otlp_json(traces)
@@ -90,7 +90,7 @@ def test_file_exporter_writes_otlp_json_the_collector_reads(tmp_path):
 
 
 def test_quiet_silences_the_summary(tmp_path):
-    result = run_python(APP, clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path), WEAVE_AGENT_QUIET="1"))
+    result = run_python(APP, env=clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path), WEAVE_AGENT_QUIET="1"))
     assert result.returncode == 0 and result.stderr == ""
 
 
@@ -109,14 +109,14 @@ def test_default_traces_dir_and_service_name_from_script(tmp_path):
 
 def test_disabled_makes_nothing(tmp_path):
     for env in ({"OTEL_SDK_DISABLED": "true"}, {"WEAVE_AGENT_ENABLED": "false"}):
-        result = run_python(APP, clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), **env))
+        result = run_python(APP, env=clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), **env))
         assert result.returncode == 0 and result.stdout.strip() == "7"
         assert not (tmp_path / "t").exists()
 
 
 def test_sampling(tmp_path):
     for env in ({"WEAVE_AGENT_SAMPLE_RATIO": "0"}, {"OTEL_TRACES_SAMPLER": "always_off"}):
-        result = run_python(APP, clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), **env))
+        result = run_python(APP, env=clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), **env))
         assert result.returncode == 0
         assert spans_of(read_otlp_json(tmp_path / "t")) == []
 
@@ -135,7 +135,7 @@ trace.set_tracer_provider(provider)
 
 def test_app_provider_is_kept(tmp_path):
     code = APP_PROVIDER + APP + "\nprint(sorted(s.name for s in exporter.get_finished_spans()))\n"
-    result = run_python(code, clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t")))
+    result = run_python(code, env=clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t")))
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "['child', 'parent']"
     assert not (tmp_path / "t").exists()
@@ -143,7 +143,7 @@ def test_app_provider_is_kept(tmp_path):
 
 
 def test_console_exporter(tmp_path):
-    result = run_python(APP, clean_env(WEAVE_AGENT_EXPORTER="console"))
+    result = run_python(APP, env=clean_env(WEAVE_AGENT_EXPORTER="console"))
     assert result.returncode == 0
     assert '"name": "parent"' in result.stdout
 
@@ -152,7 +152,7 @@ def test_bad_settings_are_reported_once_and_the_app_runs(tmp_path):
     env = clean_env(
         WEAVE_AGENT_EXPORTER="bogus", WEAVE_AGENT_EXIT_TIMEOUT="soon", WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t")
     )
-    result = run_python(APP, env)
+    result = run_python(APP, env=env)
     assert result.returncode == 0 and result.stdout.strip() == "7"
     lines = [line for line in result.stderr.splitlines() if line]
     assert any("WEAVE_AGENT_EXPORTER='bogus'" in line and "otlp, file, console, none" in line for line in lines)
@@ -193,7 +193,7 @@ def test_otlp_http_protobuf(http_collector):
     server, received = http_collector
     endpoint = "http://127.0.0.1:%d" % server.server_address[1]
     env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_HEADERS="x-team=ml,api-key=secret-1")
-    result = run_python(APP, env)
+    result = run_python(APP, env=env)
     assert result.returncode == 0, result.stderr
     traces = [r for r in received if r[0] == "/v1/traces"]
     assert traces, received
@@ -224,7 +224,7 @@ def test_otlp_grpc():
     server.start()
     try:
         env = clean_env(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % port, OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
-        result = run_python(APP, env)
+        result = run_python(APP, env=env)
         assert result.returncode == 0, result.stderr
     finally:
         server.stop(0)
@@ -245,7 +245,7 @@ def test_dead_trace_server_never_holds_exit_longer_than_the_timeout():
             OTEL_EXPORTER_OTLP_TIMEOUT="30",
         )
         start = time.monotonic()
-        result = run_python(APP, env, timeout=30)
+        result = run_python(APP, env=env, timeout=30)
         elapsed = time.monotonic() - start
     finally:
         sock.close()
@@ -264,7 +264,7 @@ files = glob.glob(os.path.join(sys.argv[1] if len(sys.argv) > 1 else "t", "*.jso
 print("files", len(files))
 assert weave_agent.shutdown(5.0)
 """
-    result = run_python(code, clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), WEAVE_AGENT_QUIET="1"), cwd=tmp_path)
+    result = run_python(code, env=clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), WEAVE_AGENT_QUIET="1"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "files 1" in result.stdout
 
@@ -281,7 +281,7 @@ s = stream()
 next(s)
 KEEP = s  # still referenced when the interpreter exits
 """
-    result = run_python(code, clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), WEAVE_AGENT_QUIET="1"))
+    result = run_python(code, env=clean_env(WEAVE_AGENT_TRACES_DIR=str(tmp_path / "t"), WEAVE_AGENT_QUIET="1"))
     assert result.returncode == 0, result.stderr
     (span,) = spans_of(read_otlp_json(tmp_path / "t"))
     attrs = {a["key"]: a["value"] for a in span["attributes"]}
