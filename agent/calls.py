@@ -166,6 +166,11 @@ class OpSpec:
         """Whether ``result`` is a stream to accumulate (only asked when there is an accumulator)."""
         return streams.looks_like_stream(result)
 
+    def wrap_stream(self, result: Any, call: Call) -> Any:
+        """The object returned in place of a ``result`` that ``is_stream`` accepted: by default
+        the agent's transparent stream proxies (``weave_agent.streams.wrap``)."""
+        return streams.wrap(result, call, self.accumulator)
+
 
 class GenericSpec(OpSpec):
     """The spec ``op()`` builds: inputs and output as JSON (``input.value``/``output.value``)."""
@@ -233,7 +238,7 @@ def _complete(call: Call, result: Any) -> Any:
     if spec.accumulator is not None:
         try:
             if spec.is_stream(call.inputs, result):
-                return streams.wrap(result, call, spec.accumulator)
+                return spec.wrap_stream(result, call)
         except Exception:
             _log.error_once("op-stream:" + spec.name, "wrapping the stream of %s failed", spec.name)
     call.finish(result)
@@ -315,7 +320,6 @@ def wrap_with_spec(fn: Any, spec: OpSpec) -> Any:
     else:
         wrapper = _sync_wrapper(spec, binder)
     wrapped = wrapt.FunctionWrapper(fn, wrapper)
-    wrapped._self_weave_spec = spec  # for introspection and tests
     return wrapped
 
 

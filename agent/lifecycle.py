@@ -88,7 +88,7 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
         if _settings is not None:
             _log.debug("already started: this start is a no-op")
             return False
-        settings = Settings.load(**overrides)
+        settings = Settings.load(None, **overrides)
         if settings.debug:
             _log.set_debug(True)
         _settings = settings

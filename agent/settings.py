@@ -207,7 +207,7 @@ class Settings:
     exporter_broken: bool
 
     @classmethod
-    def load(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def load(cls, environ: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
         env = os.environ if environ is None else environ
         self = cls.__new__(cls)
         self.errors = []
