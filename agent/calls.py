@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, overload
 
@@ -44,6 +45,7 @@ _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
 _detach = otel_context.detach
 _perf_counter = time.perf_counter
+_CoroutineType = types.CoroutineType
 
 
 def _kind(kind: SpanKind | str | None) -> SpanKind:
@@ -258,9 +260,25 @@ def _sync_wrapper(spec: OpSpec, binder: _Binder) -> Callable[..., Any]:
             call.fail(exc)
             raise
         _detach(token)
+        if type(result) is _CoroutineType:
+            # An ``async def`` under a plain decorator (SDKs' argument checkers): the
+            # call happens when the coroutine is awaited, so the span waits for it.
+            return _await_coroutine(call, result)
         return _complete(call, result)
 
     return wrapper
+
+
+async def _await_coroutine(call: Call, coro: Any) -> Any:
+    token = _attach(_set_span_in_context(call.span))
+    try:
+        result = await coro
+    except BaseException as exc:
+        _detach(token)
+        call.fail(exc)
+        raise
+    _detach(token)
+    return _complete(call, result)
 
 
 def _async_wrapper(spec: OpSpec, binder: _Binder) -> Callable[..., Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import gc
 import json
 import sys
@@ -324,3 +325,46 @@ def test_public_api_exposes_op():
     assert weave_agent.op is op
     assert callable(weave_agent.flush) and callable(weave_agent.shutdown)
     assert sys.modules["weave_agent.calls"]
+
+
+def _checks_args(fn):
+    """A plain (sync) decorator around an ``async def``, as SDKs generate them."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+async def test_sync_decorator_around_async_def_ends_when_awaited(spans):
+    @op
+    async def child():
+        return trace.get_current_span()
+
+    class Resource:
+        @_checks_args
+        async def create(self, *, model):
+            await asyncio.sleep(0.01)
+            return model, await child()
+
+    Resource.create = op(Resource.__dict__["create"])
+    coro = Resource().create(model="m")
+    assert asyncio.iscoroutine(coro)  # still a real coroutine: create_task accepts it
+    model, inner_parent = await asyncio.create_task(coro)
+    assert model == "m"
+    parent = [s for s in spans.finished() if s.name.endswith("create")][0]
+    assert parent.end_time - parent.start_time >= 10_000_000  # ended after the await, not at the call
+    kid = [s for s in spans.finished() if s.name.endswith("child")][0]
+    assert kid.parent.span_id == parent.context.span_id
+
+
+async def test_sync_decorator_around_async_def_error(spans):
+    @op
+    @_checks_args
+    async def fail():
+        raise LookupError("x")
+
+    with pytest.raises(LookupError):
+        await fail()
+    assert spans.one().attributes["error.type"] == "LookupError"
