@@ -24,7 +24,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from . import telemetry
+from . import streams, telemetry
 from .calls import Call, OpSpec, wrap_with_spec
 from .serialize import to_json
 
@@ -130,6 +130,11 @@ class Extractor:
     def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
         return bool(inputs.get("stream"))
 
+    def wrap_stream(self, result: Any, call: Call, accumulator: Any) -> Any:
+        """What the caller gets for a result ``is_stream`` accepted; override for SDK objects
+        that only hand out their stream later (a raw HTTP response whose ``parse()`` does)."""
+        return streams.wrap(result, call, accumulator)
+
     def partial_response(self, output: Any, capture: bool) -> Response | None:
         """What a stream that failed or ended early produced; default: as a full response."""
         return self.response(output, capture) if output is not None else None
@@ -195,6 +200,9 @@ class GenAISpec(OpSpec):
 
     def error_type(self, exc: BaseException) -> str:
         return self.extractor.error_type(exc)
+
+    def wrap_stream(self, result: Any, call: Call) -> Any:
+        return self.extractor.wrap_stream(result, call, self.accumulator)
 
     def on_end(self, call: Call, output: Any) -> None:
         self._record(call, self.extractor.response(output, self._capture()), None)

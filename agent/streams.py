@@ -167,7 +167,14 @@ def looks_like_stream(result: Any) -> bool:
 
 
 def wrap(result: Any, call: Call, accumulator: Accumulator | None) -> Any:
-    st = StreamState(call, accumulator)
+    """A transparent proxy around the stream ``result`` that ends ``call``'s span once."""
+    return attach(result, StreamState(call, accumulator))
+
+
+def attach(result: Any, st: StreamState) -> Any:
+    """The proxy for ``result`` feeding ``st``. Instrumentations whose SDK hands the stream
+    out later (a raw response's ``parse()``) create the ``StreamState`` at the call and
+    attach the stream when it appears."""
     st.source = result
     cls = type(result)
     if hasattr(cls, "__next__") or (hasattr(cls, "__iter__") and not hasattr(cls, "__enter__") and not hasattr(cls, "__aiter__")):
@@ -178,6 +185,8 @@ def wrap(result: Any, call: Call, accumulator: Accumulator | None) -> Any:
         return ManagerProxy(result, st)
     if hasattr(cls, "__aenter__"):
         return AsyncManagerProxy(result, st)
+    if hasattr(cls, "close"):
+        return ClosingProxy(result, st)
     st.end(EXHAUSTED)
     return result
 
@@ -188,12 +197,52 @@ def wrap_generator(gen: Any, call: Call, accumulator: Accumulator | None, is_asy
     return AsyncGeneratorProxy(gen, st) if is_async else GeneratorProxy(gen, st)
 
 
-class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
-    """A sync iterator (also usable with ``with``)."""
+class _Proxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """What every stream proxy shares: its ``StreamState``, and ending the span when the
+    proxy is garbage-collected before the stream ended."""
 
     def __init__(self, wrapped: Any, st: StreamState) -> None:
         super().__init__(wrapped)
         self._self_st = st
+
+    def __del__(self) -> None:
+        try:
+            st = self._self_st
+        except Exception:
+            return
+        if not st.done:
+            try:
+                st.end(GARBAGE_COLLECTED)
+            except Exception:
+                pass
+
+
+def _close_then_end(method: Callable[[], Any], st: StreamState) -> Any:
+    """Call the SDK's ``close``/``aclose``; end the span when it has closed (after the
+    await, if it returned a coroutine)."""
+    try:
+        result = method()
+    except BaseException:
+        st.end(CLOSED)
+        raise
+    if hasattr(result, "__await__"):
+
+        async def awaiting() -> Any:
+            try:
+                return await result
+            finally:
+                st.end(CLOSED)
+
+        return awaiting()
+    st.end(CLOSED)
+    return result
+
+
+class StreamProxy(_Proxy):
+    """A sync iterator (also usable with ``with``)."""
+
+    def __init__(self, wrapped: Any, st: StreamState) -> None:
+        super().__init__(wrapped, st)
         self._self_next = wrapped.__next__ if hasattr(type(wrapped), "__next__") else iter(wrapped).__next__
 
     def __iter__(self) -> Any:
@@ -237,24 +286,12 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         finally:
             self._self_st.end(EXITED)
 
-    def __del__(self) -> None:
-        try:
-            st = self._self_st
-        except Exception:
-            return
-        if not st.done:
-            try:
-                st.end(GARBAGE_COLLECTED)
-            except Exception:
-                pass
 
-
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncStreamProxy(_Proxy):
     """An async iterator (also usable with ``async with``)."""
 
     def __init__(self, wrapped: Any, st: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_st = st
+        super().__init__(wrapped, st)
         self._self_anext = wrapped.__anext__ if hasattr(type(wrapped), "__anext__") else wrapped.__aiter__().__anext__
 
     def __aiter__(self) -> Any:
@@ -283,29 +320,10 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         return chunk
 
     def close(self) -> Any:
-        return self._self_closing(self.__wrapped__.close)
+        return _close_then_end(self.__wrapped__.close, self._self_st)
 
     def aclose(self) -> Any:
-        return self._self_closing(self.__wrapped__.aclose)
-
-    def _self_closing(self, method: Callable[[], Any]) -> Any:
-        st = self._self_st
-        try:
-            result = method()
-        except BaseException:
-            st.end(CLOSED)
-            raise
-        if hasattr(result, "__await__"):
-
-            async def awaiting() -> Any:
-                try:
-                    return await result
-                finally:
-                    st.end(CLOSED)
-
-            return awaiting()
-        st.end(CLOSED)
-        return result
+        return _close_then_end(self.__wrapped__.aclose, self._self_st)
 
     async def __aenter__(self) -> Any:
         entered = await self.__wrapped__.__aenter__()
@@ -317,28 +335,13 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         finally:
             self._self_st.end(EXITED)
 
-    def __del__(self) -> None:
-        try:
-            st = self._self_st
-        except Exception:
-            return
-        if not st.done:
-            try:
-                st.end(GARBAGE_COLLECTED)
-            except Exception:
-                pass
 
-
-class ManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class ManagerProxy(_Proxy):
     """A context manager that yields the stream (``client.messages.stream(...)``).
 
     The entered stream is proxied too, so that chunks read through it accumulate; the
     span ends when the manager exits (or when that stream ends first).
     """
-
-    def __init__(self, wrapped: Any, st: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_st = st
 
     def __enter__(self) -> Any:
         st = self._self_st
@@ -358,24 +361,9 @@ class ManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         finally:
             self._self_st.end(EXITED)
 
-    def __del__(self) -> None:
-        try:
-            st = self._self_st
-        except Exception:
-            return
-        if not st.done:
-            try:
-                st.end(GARBAGE_COLLECTED)
-            except Exception:
-                pass
 
-
-class AsyncManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class AsyncManagerProxy(_Proxy):
     """``async with client.messages.stream(...) as stream``."""
-
-    def __init__(self, wrapped: Any, st: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_st = st
 
     async def __aenter__(self) -> Any:
         st = self._self_st
@@ -395,16 +383,14 @@ class AsyncManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         finally:
             self._self_st.end(EXITED)
 
-    def __del__(self) -> None:
-        try:
-            st = self._self_st
-        except Exception:
-            return
-        if not st.done:
-            try:
-                st.end(GARBAGE_COLLECTED)
-            except Exception:
-                pass
+
+class ClosingProxy(_Proxy):
+    """A result that is read later and then closed, not iterated (a raw HTTP response
+    returned inside a context manager that closes it on exit). The span ends when
+    ``close()`` returns (awaited, if it is a coroutine), or when it is garbage-collected."""
+
+    def close(self) -> Any:
+        return _close_then_end(self.__wrapped__.close, self._self_st)
 
 
 _attach = otel_context.attach

@@ -16,5 +16,19 @@ Read at bootstrap, so it imports nothing. One row per instrumentation:
 """
 
 INSTRUMENTATIONS = (
+    # openai >= 1.92: chat.completions.parse/stream out of beta; every patched class is
+    # defined in these modules (they load lazily, on first client.chat etc.).
+    (
+        "openai",
+        (
+            "openai.resources.chat.completions.completions",
+            "openai.resources.responses.responses",
+            "openai.resources.embeddings",
+            "openai.resources.completions",
+        ),
+        "openai.openai",
+        "openai",
+        ">=1.92,<4",
+    ),
     # new-integration: rows above this line
 )

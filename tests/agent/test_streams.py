@@ -10,6 +10,7 @@ import threading
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
+
 from weave_agent import op
 from weave_agent.streams import Accumulator, open_count
 
@@ -403,4 +404,68 @@ async def test_async_generator_aclose(spans):
     g = agen()
     assert await g.__anext__() == 1
     await g.aclose()
+    assert ended(spans).attributes["weave_agent.stream.end_reason"] == "closed"
+
+
+class RawResponse:
+    """Shaped like an SDK's raw HTTP response: read by the user later, then closed."""
+
+    def __init__(self):
+        self.closed = False
+        self.headers = {"content-type": "text/event-stream"}
+
+    def close(self):
+        self.closed = True
+
+
+class AsyncRawResponse(RawResponse):
+    async def close(self):
+        self.closed = True
+
+
+class _RawSpec:
+    """A spec whose is_stream says yes to a closeable result (as an SDK instrumentation may)."""
+
+    @staticmethod
+    def make(fn):
+        from weave_agent.calls import GenericSpec, wrap_with_spec
+
+        class Spec(GenericSpec):
+            def is_stream(self, inputs, result):
+                return isinstance(result, RawResponse)
+
+        return wrap_with_spec(fn, Spec("raw", "raw", None, None, None, joined, None))
+
+
+def test_closeable_result_ends_on_close(spans):
+    traced = _RawSpec.make(lambda: RawResponse())
+    raw = traced()
+    assert isinstance(raw, RawResponse) and raw.headers["content-type"] == "text/event-stream"
+    assert spans.finished() == []  # open until the response is closed
+    raw.close()
+    assert raw.closed
+    assert ended(spans).attributes["weave_agent.stream.end_reason"] == "closed"
+    raw.close()  # a second close ends nothing twice
+    assert len(spans.finished()) == 1
+
+
+def test_closeable_result_ends_when_collected(spans):
+    traced = _RawSpec.make(lambda: RawResponse())
+    raw = traced()
+    del raw
+    gc.collect()
+    assert ended(spans).attributes["weave_agent.stream.end_reason"] == "garbage_collected"
+
+
+def test_async_closeable_result_ends_when_close_is_awaited(spans):
+    traced = _RawSpec.make(lambda: AsyncRawResponse())
+    raw = traced()
+
+    async def close():
+        pending = raw.close()
+        assert spans.finished() == []
+        await pending
+
+    asyncio.run(close())
+    assert raw.closed
     assert ended(spans).attributes["weave_agent.stream.end_reason"] == "closed"
