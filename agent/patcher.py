@@ -9,14 +9,20 @@ added on top of ours is not silently dropped.
 
 A target that is missing (an SDK version that moved it) makes ``attempt_patch`` return
 False with one debug line; nothing is patched.
+
+A ``ModulePatcher`` waits for one module's own import before it patches what that module
+defines: SDKs load their resources lazily, and importing them all from the first
+trigger's hook would make every user pay for every part.
 """
 
 from __future__ import annotations
 
+from _thread import RLock
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any
 
-from . import _log
+from . import _log, importhook
 
 _MISSING = object()
 
@@ -153,4 +159,71 @@ class SymbolPatcher(Patcher):
         else:
             _log.debug("undo %s: the attribute was replaced by someone else since; left as it is", self.attribute_path)
         self._owner, self._attr, self._original, self._new = None, "", _MISSING, _MISSING
+        return ok
+
+
+class ModulePatcher(Patcher):
+    """Applies ``make_patchers(module)`` when module ``name`` has been imported (at once,
+    if it already is), and undoes them with ``undo_patch``.
+
+    ``missing(module)`` lists what the patchers need that this module lacks (an SDK
+    version with another structure): then nothing of it is patched and one debug line
+    says what was missing. ``attempt_patch`` returns False once that happened.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        make_patchers: Callable[[ModuleType], Sequence[Patcher]],
+        missing: Callable[[ModuleType], list[str]] | None = None,
+    ) -> None:
+        self.name = name
+        self._make_patchers = make_patchers
+        self._missing = missing
+        self._lock = RLock()
+        self._hook: Callable[[ModuleType], None] | None = None
+        self._applied: list[Patcher] | None = None
+        self._failed = False
+
+    def __repr__(self) -> str:
+        return "ModulePatcher(%r)" % (self.name,)
+
+    def attempt_patch(self) -> bool:
+        with self._lock:
+            if self._hook is None:
+                self._hook = self._apply
+                importhook.when_imported(self.name, self._hook)  # runs now if imported already
+            return not self._failed
+
+    def _apply(self, module: ModuleType) -> None:
+        with self._lock:
+            if self._applied is not None or self._hook is None:
+                return
+            missing = self._missing(module) if self._missing is not None else []
+            if missing:
+                self._failed = True
+                _log.debug_once(
+                    "module-patcher:" + self.name,
+                    "%s has another structure (missing %s): left unpatched, its calls run untraced",
+                    self.name,
+                    ", ".join(missing),
+                )
+                return
+            patchers = list(self._make_patchers(module))
+            for patcher in patchers:
+                if not patcher.attempt_patch():
+                    self._failed = True
+            self._applied = patchers
+
+    def undo_patch(self) -> bool:
+        with self._lock:
+            hook, self._hook = self._hook, None
+            applied, self._applied = self._applied, None
+            self._failed = False
+        if hook is None:
+            return False
+        importhook.remove_hook(self.name, hook)
+        ok = True
+        for patcher in reversed(applied or []):
+            ok = patcher.undo_patch() and ok
         return ok

@@ -30,5 +30,18 @@ INSTRUMENTATIONS = (
         "openai",
         ">=1.92,<4",
     ),
+    # mistralai >= 2: the clients live in the namespace package mistralai (mistralai.client,
+    # .azure.client, .gcp.client) and load chat/fim/embeddings lazily (on first client.chat
+    # etc.): trigger on those defining modules; each is patched when it is imported.
+    (
+        "mistral",
+        (
+            "mistralai.client.chat",
+            "mistralai.client.fim",
+            "mistralai.client.embeddings",
+            "mistralai.azure.client.chat",
+            "mistralai.gcp.client.chat",
+            "mistralai.gcp.client.fim",
+        ),
     # new-integration: rows above this line
 )
