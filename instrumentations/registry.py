@@ -43,5 +43,9 @@ INSTRUMENTATIONS = (
             "mistralai.gcp.client.chat",
             "mistralai.gcp.client.fim",
         ),
+        "mistral.mistral",
+        "mistralai",
+        ">=2,<4",
+    ),
     # new-integration: rows above this line
 )
