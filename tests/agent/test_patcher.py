@@ -260,3 +260,71 @@ def test_multipatcher_undo_runs_in_reverse_order():
     log.clear()
     assert multi.undo_patch() is True
     assert log == [("undo", "b"), ("undo", "a")]
+
+
+def test_module_patcher_waits_for_each_modules_own_import(run_py, tree):
+    root = tree(
+        {
+            "lazysdk/__init__.py": "",
+            "lazysdk/chat.py": "class Chat:\n    def create(self):\n        return 'chat'\n",
+            "lazysdk/heavy.py": "class Heavy:\n    def create(self):\n        return 'heavy'\n",
+        }
+    )
+    res = run_py(
+        """
+import json, sys
+import weave_agent
+from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
+
+weave_agent.install()
+
+def patchers_for(cls_name):
+    def make(module):
+        return [SymbolPatcher(lambda: getattr(module, cls_name), "create", lambda f: lambda self: "patched " + f(self))]
+    return make
+
+def missing(module):
+    return [] if hasattr(module, "Chat") or hasattr(module, "Heavy") else ["nothing"]
+
+p = MultiPatcher([ModulePatcher("lazysdk.chat", patchers_for("Chat"), missing),
+                  ModulePatcher("lazysdk.heavy", patchers_for("Heavy"), missing)])
+out = {"armed": p.attempt_patch(), "heavy_loaded_early": "lazysdk.heavy" in sys.modules}
+from lazysdk.chat import Chat
+out["chat"] = Chat().create()
+out["heavy_loaded_by_chat"] = "lazysdk.heavy" in sys.modules
+from lazysdk.heavy import Heavy
+out["heavy"] = Heavy().create()
+original = Chat.__dict__["create"]
+out["undone"] = p.undo_patch()
+out["after"] = [Chat().create(), Heavy().create()]
+print(json.dumps(out))
+""",
+        pythonpath=[root],
+    ).check()
+    assert res.json() == {
+        "armed": True,
+        "heavy_loaded_early": False,
+        "chat": "patched chat",
+        "heavy_loaded_by_chat": False,
+        "heavy": "patched heavy",
+        "undone": True,
+        "after": ["chat", "heavy"],
+    }
+
+
+def test_module_patcher_declines_another_structure(run_py, tree):
+    root = tree({"oddsdk.py": "class Other:\n    pass\n"})
+    res = run_py(
+        """
+import json, logging
+logging.basicConfig(level=logging.DEBUG, format="%(message)s")
+import weave_agent, oddsdk
+from weave_agent.patcher import ModulePatcher
+
+p = ModulePatcher("oddsdk", lambda m: [], lambda m: ["oddsdk.Chat"])
+print(json.dumps([p.attempt_patch(), p.undo_patch()]))
+""",
+        pythonpath=[root],
+    ).check()
+    assert res.json() == [False, True]
+    assert len([line for line in res.err_lines if "missing oddsdk.Chat" in line]) == 1
