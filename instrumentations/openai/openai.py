@@ -38,7 +38,6 @@ with the MIME type and size).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 from typing import Any
@@ -57,7 +56,7 @@ from weave_agent.genai import (
     Usage,
     genai_op,
 )
-from weave_agent.patcher import MultiPatcher, SymbolPatcher
+from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
 from weave_agent.streams import Accumulator
 
 CHAT_MODULE = "openai.resources.chat.completions.completions"
@@ -943,25 +942,34 @@ _COMPLETION_ACC = Accumulator(_completion_step, None, _CompletionAcc)
 _NO_ACC = Accumulator(None)  # embeddings never stream; a streamed raw response still ends on close
 
 
-def _patch(module: str, path: str, extractor: Extractor, accumulator: Accumulator | None) -> SymbolPatcher:
-    return SymbolPatcher(lambda: importlib.import_module(module), path, genai_op(extractor, accumulator))
+def _module_patcher(module: str, targets: list[tuple[str, Extractor, Accumulator | None]]) -> ModulePatcher:
+    """The methods one resource module defines, patched when that module is imported:
+    the SDK loads ``client.chat``, ``client.responses`` ... lazily, and so do we."""
+
+    def make(mod: Any) -> list[SymbolPatcher]:
+        # A method this SDK version lacks: that SymbolPatcher logs one debug line and the
+        # others still patch.
+        return [SymbolPatcher(lambda: mod, path, genai_op(extractor, acc)) for path, extractor, acc in targets]
+
+    return ModulePatcher(module, make)
 
 
-def _patchers() -> list[SymbolPatcher]:
+def _patchers() -> list[ModulePatcher]:
     chat, responses = ChatExtractor(), ResponsesExtractor()
     embeddings, completions = EmbeddingsExtractor(), CompletionsExtractor()
-    out = []
-    for cls in ("Completions", "AsyncCompletions"):
-        out.append(_patch(CHAT_MODULE, cls + ".create", chat, _CHAT_ACC))
-        out.append(_patch(CHAT_MODULE, cls + ".parse", chat, _CHAT_ACC))
-    for cls in ("Responses", "AsyncResponses"):
-        out.append(_patch(RESPONSES_MODULE, cls + ".create", responses, _RESPONSES_ACC))
-        out.append(_patch(RESPONSES_MODULE, cls + ".parse", responses, _RESPONSES_ACC))
-    for cls in ("Embeddings", "AsyncEmbeddings"):
-        out.append(_patch(EMBEDDINGS_MODULE, cls + ".create", embeddings, _NO_ACC))
-    for cls in ("Completions", "AsyncCompletions"):
-        out.append(_patch(COMPLETIONS_MODULE, cls + ".create", completions, _COMPLETION_ACC))
-    return out
+    both = ("", "Async")
+    return [
+        _module_patcher(
+            CHAT_MODULE,
+            [(p + "Completions." + m, chat, _CHAT_ACC) for p in both for m in ("create", "parse")],
+        ),
+        _module_patcher(
+            RESPONSES_MODULE,
+            [(p + "Responses." + m, responses, _RESPONSES_ACC) for p in both for m in ("create", "parse")],
+        ),
+        _module_patcher(EMBEDDINGS_MODULE, [(p + "Embeddings.create", embeddings, _NO_ACC) for p in both]),
+        _module_patcher(COMPLETIONS_MODULE, [(p + "Completions.create", completions, _COMPLETION_ACC) for p in both]),
+    ]
 
 
 openai_patcher = MultiPatcher(_patchers())
