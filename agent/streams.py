@@ -345,11 +345,16 @@ class ManagerProxy(_Proxy):
 
     def __enter__(self) -> Any:
         st = self._self_st
+        # SDK stream helpers send the request here: under the call's span, so that HTTP
+        # spans and the propagated trace context have it as their parent.
+        token = otel_context.attach(trace.set_span_in_context(st.call.span))
         try:
             entered = self.__wrapped__.__enter__()
         except BaseException as exc:
+            otel_context.detach(token)
             st.end(ERROR, exc)
             raise
+        otel_context.detach(token)
         st.source = entered
         if hasattr(type(entered), "__next__") or hasattr(type(entered), "__iter__"):
             return StreamProxy(entered, st)
@@ -367,11 +372,14 @@ class AsyncManagerProxy(_Proxy):
 
     async def __aenter__(self) -> Any:
         st = self._self_st
+        token = otel_context.attach(trace.set_span_in_context(st.call.span))
         try:
             entered = await self.__wrapped__.__aenter__()
         except BaseException as exc:
+            otel_context.detach(token)
             st.end(ERROR, exc)
             raise
+        otel_context.detach(token)
         st.source = entered
         if hasattr(type(entered), "__anext__") or hasattr(type(entered), "__aiter__"):
             return AsyncStreamProxy(entered, st)

@@ -47,5 +47,14 @@ INSTRUMENTATIONS = (
         "mistralai",
         ">=2,<4",
     ),
+    # anthropic 2.x: Messages/AsyncMessages (first-party and beta) with create, stream and
+    # parse; the SDK's own OpenTelemetry tracing (2.x) is handled by the instrumentation.
+    (
+        "anthropic",
+        ("anthropic.resources.messages.messages", "anthropic.resources.beta.messages.messages"),
+        "anthropic.anthropic",
+        "anthropic",
+        ">=2,<3",
+    ),
     # new-integration: rows above this line
 )

@@ -469,3 +469,22 @@ def test_async_closeable_result_ends_when_close_is_awaited(spans):
     asyncio.run(close())
     assert raw.closed
     assert ended(spans).attributes["weave_agent.stream.end_reason"] == "closed"
+
+
+def test_manager_enter_runs_under_the_calls_span(spans):
+    seen = {}
+
+    class SendsOnEnter(Manager):
+        def __enter__(self):
+            seen["parent"] = trace.get_current_span().get_span_context().span_id
+            return super().__enter__()
+
+    @op(accumulator=joined)
+    def managed_send(items):
+        return SendsOnEnter(items)
+
+    before = trace.get_current_span()
+    with managed_send(["a"]) as s:
+        assert trace.get_current_span() is before  # not left current inside the block
+        list(s)
+    assert seen["parent"] == spans.one().context.span_id
