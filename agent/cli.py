@@ -2,6 +2,7 @@
 
     weave-run [OPTIONS] [--] COMMAND [ARGS...]
     weave-run list
+    weave-run new-integration NAME --module IMPORT_NAME [...]   (see weave_agent.scaffold)
     weave-run --shim-path
 
 The launcher turns its options into environment variables, prepends the shim folder to
@@ -32,18 +33,22 @@ def shim_path() -> str:
 
 
 def prepend_path(existing: str | None, entry: str) -> str:
-    """``entry`` first, then every entry that was there, in order, without duplicates of it."""
+    """``entry`` first, then every entry that was there, in order, without duplicates of it
+    (however spelled: ``shim/``, a relative path). Empty entries the user had are kept."""
     parts = existing.split(os.pathsep) if existing else []
-    return os.pathsep.join([entry] + [p for p in parts if p != entry])
+    same = os.path.abspath(entry)
+    return os.pathsep.join([entry] + [p for p in parts if not (p and os.path.abspath(p) == same)])
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        usage="%(prog)s [OPTIONS] [--] COMMAND [ARGS...]\n       %(prog)s list",
+        usage="%(prog)s [OPTIONS] [--] COMMAND [ARGS...]\n       %(prog)s list\n"
+        "       %(prog)s new-integration NAME --module IMPORT_NAME [--distribution DIST] [--versions SPEC] [--root DIR]",
         description="Run COMMAND with weave-agent: LLM SDK calls become OpenTelemetry spans.",
         epilog="COMMAND may be a script (app.py runs with this interpreter), python -m pkg, or any console "
-        "script (uvicorn, gunicorn, pytest, celery). 'weave-run list' shows the instrumentations.",
+        "script (uvicorn, gunicorn, pytest, celery). 'weave-run list' shows the instrumentations; "
+        "'weave-run new-integration --help' writes the files of a new one.",
     )
     for f in FIELDS:
         if f.option is None:
@@ -59,7 +64,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shim-path", action="store_true", help="print the folder to put on PYTHONPATH and exit")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    # Settings that have no option are environment variables only: --help lists them too.
+    parser.formatter_class = _LineFormatter
+    parser.epilog = (parser.epilog or "") + "\n\nsettings without an option (environment variables):\n" + "\n".join(
+        "  %s: %s" % (f.env, f.help) for f in FIELDS if f.option is None
+    )
     return parser
+
+
+class _LineFormatter(argparse.HelpFormatter):
+    """Wraps each line of a description or epilog on its own; an indented line is a list
+    item, wrapped with a hanging indent."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        lines = []
+        for line in text.split("\n"):
+            if line.startswith("  "):
+                lines.append(
+                    textwrap.fill(" ".join(line.split()), width, initial_indent=indent + "  ", subsequent_indent=indent + "      ")
+                )
+            else:
+                lines.append(super()._fill_text(line, width, indent) if line else "")
+        return "\n".join(lines)
 
 
 def _environment(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -141,12 +169,12 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
     return 0  # not reached
 
 
-def _list() -> int:
+def _list(environ: dict[str, str] | None = None) -> int:
     from .arming import known
     from .registry import installed_version, supports
     from .settings import Settings
 
-    settings = Settings.load()
+    settings = Settings.load(environ)
     rows = sorted(known(include_entry_points=True).values(), key=lambda r: r.name)
     header = ("instrumentation", "triggers", "installed", "supported", "enabled")
     table = [header]
@@ -174,12 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["list"]:
         return _list()
+    if argv[:1] == ["new-integration"]:
+        from .scaffold import main as new_integration
+
+        return new_integration(argv[1:], prog=PROG + " new-integration")
     parser = _parser()
     args = parser.parse_args(argv)
     if args.shim_path:
         print(shim_path())
         return 0
     command = list(args.command)
+    if command == ["list"]:  # 'weave-run --disable x list': the table under these options
+        return _list(_environment(args, parser))
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:

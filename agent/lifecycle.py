@@ -51,8 +51,8 @@ def bootstrap(shim_dir: str | None = None) -> bool:
 
     if shim_dir is not None and os.environ.get("WEAVE_AGENT_CHILDREN", "").strip().lower() in ("0", "false", "no", "off"):
         parts = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-        kept = [p for p in parts if p and os.path.abspath(p) != shim_dir]
-        if kept:
+        kept = [p for p in parts if not (p and os.path.abspath(p) == shim_dir)]  # the user's "" entries stay
+        if any(kept):
             os.environ["PYTHONPATH"] = os.pathsep.join(kept)
         else:
             os.environ.pop("PYTHONPATH", None)

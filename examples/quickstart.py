@@ -1,33 +1,105 @@
-"""weave-agent quickstart: trace your own functions, no vendor SDK, no network.
+"""weave-agent quickstart: an OpenAI chat call and a streamed one, traced without code changes.
 
     weave-run python examples/quickstart.py      # zero-code start
     python examples/quickstart.py                # also works: it calls weave_agent.init()
 
-Spans land in ./weave-traces/ (OTLP-JSON) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+With ``OPENAI_API_KEY`` set it calls the OpenAI API. Without it, it replays the HTTP
+exchange recorded in ``examples/cassettes/quickstart.yaml`` (through vcrpy, record mode
+``none``): the real ``openai`` SDK parses real responses, and nothing leaves the machine.
+(The recording was made against a local fake API: ``python examples/record_quickstart.py``.)
+
+It prints the answer. The trace: one span ``answer`` (the ``@op`` below) with two child
+spans ``chat gpt-4o-mini``, one of them streamed, with token usage; they land in
+``./weave-traces/`` (OTLP-JSON) unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
 """
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
 
 import weave_agent
 from weave_agent import op
 
+try:
+    from openai import OpenAI
+except ImportError:  # pragma: no cover - the message is the point
+    sys.exit("the quickstart needs the openai SDK and vcrpy: pip install '.[quickstart]' (from the repository root)")
+
 weave_agent.init()  # a no-op when started by weave-run
 
+MODEL = "gpt-4o-mini"
+QUESTION = "What is the capital of France?"
+FOLLOW_UP = "Now write a haiku about the sea."
+CASSETTE = Path(__file__).resolve().parent / "cassettes" / "quickstart.yaml"
+OPENAI_URL = "https://api.openai.com/v1"
 
-@op
-def retrieve(question: str) -> list[str]:
-    return ["OpenTelemetry is a CNCF project.", "OTLP is its wire protocol."]
-
-
-@op(accumulator=lambda text, chunk: (text or "") + chunk)
-def stream_answer(question: str, context: list[str]):
-    # A stand-in for a streamed model answer: an iterator of chunks.
-    return iter(["OTLP ", "is ", "OpenTelemetry's ", "protocol."])
+client: OpenAI | None = None  # set in main(): the real API with a key, else the recording
 
 
 @op
 def answer(question: str) -> str:
-    context = retrieve(question)
-    return "".join(stream_answer(question, context))
+    """One chat completion, then a streamed follow-up: two LLM spans under this one."""
+    assert client is not None
+    reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": question}])
+    text = reply.choices[0].message.content or ""
+
+    stream = client.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": text},
+            {"role": "user", "content": FOLLOW_UP},
+        ],
+        stream=True,
+        stream_options={"include_usage": True},  # the last chunk carries the token counts
+    )
+    haiku = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    return "%s\n\n%s" % (text, haiku)
+
+
+def replay(cassette: Path) -> Any:
+    """vcrpy in record mode ``none``: requests to api.openai.com are answered from the
+    cassette in order, and a request it does not hold fails instead of going out."""
+    try:
+        import vcr
+    except ImportError:
+        sys.exit("replaying the recording needs vcrpy: pip install '.[quickstart]' (or set OPENAI_API_KEY)")
+
+    def only_openai(request: Any) -> Any:
+        # Other traffic (an OTLP exporter, say) is not the recording's business.
+        return request if request.host == "api.openai.com" else None
+
+    recorder = vcr.VCR(
+        record_mode="none",
+        match_on=("method", "scheme", "host", "port", "path", "query"),
+        before_record_request=only_openai,
+    )
+    return recorder.use_cassette(str(cassette))
+
+
+def main() -> int:
+    global client
+    if os.environ.get("OPENAI_API_KEY"):
+        client = OpenAI()
+        print(answer(QUESTION))
+        return 0
+    try:
+        shown = CASSETTE.relative_to(Path.cwd())
+    except ValueError:
+        shown = CASSETTE
+    print(
+        "quickstart: OPENAI_API_KEY is not set: replaying the HTTP recorded in %s (set it to call the API)" % shown,
+        file=sys.stderr,
+    )
+    # The recording's host; the key is a placeholder that is never sent anywhere.
+    client = OpenAI(api_key="replay-only", base_url=OPENAI_URL, max_retries=0)
+    with replay(CASSETTE):
+        print(answer(QUESTION))
+    return 0
 
 
 if __name__ == "__main__":
-    print(answer("What is OTLP?"))
+    sys.exit(main())
