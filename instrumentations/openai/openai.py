@@ -502,7 +502,8 @@ def _raw(output: Any) -> Any:
     """The object to read: a non-stream raw ``LegacyAPIResponse`` is parsed (its body is already
     read, and ``parse()`` caches per type: the user's later ``parse()`` gets this very object)."""
     if isinstance(output, _sdk().legacy):
-        return None if _is_sse(output) else output.parse()
+        raw: Any = output  # isinstance against a tuple of types narrows to object
+        return None if _is_sse(raw) else raw.parse()
     return output
 
 
