@@ -26,6 +26,7 @@ from _stats import RESULTS_DIR, compare, interleave, machine, print_table, write
 from opentelemetry import context, trace  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
+
 from weave_agent import op, telemetry  # noqa: E402
 from weave_agent.streams import Accumulator  # noqa: E402
 
