@@ -124,41 +124,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-@pytest.fixture
-def spans(request: pytest.FixtureRequest) -> Iterator[SpanRecorder]:
-    extra = None
-    url = request.config.getoption("--trace-server", default=None)
-    if url:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        extra = OTLPSpanExporter(endpoint=url.rstrip("/") + "/v1/traces")
-    recorder = SpanRecorder(extra)
-    telemetry.use_providers(recorder.provider, recorder.meter_provider)
-    try:
-        yield recorder
-    finally:
-        recorder.provider.shutdown()
-        telemetry.reset()
-
-
-@pytest.fixture
-def instrumentation(spans: SpanRecorder) -> Iterator[Callable[[str], None]]:
-    """``instrumentation("openai")``: patch that one instrumentation for this test."""
-    from .arming import patch, unpatch
-
-    names: list[str] = []
-
-    def enable(name: str) -> None:
-        patch(**{name: True})
-        names.append(name)
-
-    try:
-        yield enable
-    finally:
-        for name in names:
-            unpatch(name)
-
-
 def _drop_headers(headers: Any) -> None:
     for key in list(headers):
         if key.lower() in FILTERED_HEADERS:
@@ -170,17 +135,6 @@ def _filter_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
-@pytest.fixture(scope="module")
-def vcr_config() -> dict[str, Any]:
-    return {
-        "filter_headers": list(FILTERED_HEADERS),
-        "before_record_response": _filter_response,
-        "decode_compressed_response": True,
-        "record_mode": "none",
-        "match_on": ["method", "scheme", "host", "port", "path", "query"],
-    }
-
-
 class _ErrorCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -190,21 +144,73 @@ class _ErrorCollector(logging.Handler):
         self.records.append(record)
 
 
-@pytest.fixture(autouse=True)
-def _weave_agent_no_errors(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Fail the test if the agent logged an error (a bug caught at its boundary)."""
-    _log._seen.clear()
-    collector = _ErrorCollector()
-    logger = logging.getLogger(_log.LOGGER_NAME)
-    logger.addHandler(collector)
-    try:
-        yield
-    finally:
-        logger.removeHandler(collector)
-    if collector.records and not request.node.get_closest_marker("agent_errors_expected"):
-        messages = "; ".join(r.getMessage() for r in collector.records)
-        pytest.fail("weave-agent logged errors during the test: " + messages, pytrace=False)
+class _Fixtures:
+    """The fixtures, registered as their own plugin in ``pytest_configure``: with
+    ``-p weave_agent.testing`` this module is registered before entry-point plugins such as
+    pytest-recording, whose own (empty) ``vcr_config`` would otherwise win."""
+
+    @pytest.fixture
+    def spans(self, request: pytest.FixtureRequest) -> Iterator[SpanRecorder]:
+        extra = None
+        url = request.config.getoption("--trace-server", default=None)
+        if url:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            extra = OTLPSpanExporter(endpoint=url.rstrip("/") + "/v1/traces")
+        recorder = SpanRecorder(extra)
+        telemetry.use_providers(recorder.provider, recorder.meter_provider)
+        try:
+            yield recorder
+        finally:
+            recorder.provider.shutdown()
+            telemetry.reset()
+
+
+    @pytest.fixture
+    def instrumentation(self, spans: SpanRecorder) -> Iterator[Callable[[str], None]]:
+        """``instrumentation("openai")``: patch that one instrumentation for this test."""
+        from .arming import patch, unpatch
+
+        names: list[str] = []
+
+        def enable(name: str) -> None:
+            patch(**{name: True})
+            names.append(name)
+
+        try:
+            yield enable
+        finally:
+            for name in names:
+                unpatch(name)
+
+
+    @pytest.fixture(scope="module")
+    def vcr_config(self) -> dict[str, Any]:
+        return {
+            "filter_headers": list(FILTERED_HEADERS),
+            "before_record_response": _filter_response,
+            "decode_compressed_response": True,
+            "record_mode": "none",
+            "match_on": ["method", "scheme", "host", "port", "path", "query"],
+        }
+
+
+    @pytest.fixture(autouse=True)
+    def _weave_agent_no_errors(self, request: pytest.FixtureRequest) -> Iterator[None]:
+        """Fail the test if the agent logged an error (a bug caught at its boundary)."""
+        _log._seen.clear()
+        collector = _ErrorCollector()
+        logger = logging.getLogger(_log.LOGGER_NAME)
+        logger.addHandler(collector)
+        try:
+            yield
+        finally:
+            logger.removeHandler(collector)
+        if collector.records and not request.node.get_closest_marker("agent_errors_expected"):
+            messages = "; ".join(r.getMessage() for r in collector.records)
+            pytest.fail("weave-agent logged errors during the test: " + messages, pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "agent_errors_expected: the test provokes errors inside the agent on purpose")
+    config.pluginmanager.register(_Fixtures(), "weave_agent.testing.fixtures")
