@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +67,21 @@ class OTLPJsonFileExporter(SpanExporter):
         self._pid = -1
         self._part = 0
         self.paths: list[str] = []
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def after_fork_in_child() -> None:
+                exporter = ref()
+                if exporter is not None:
+                    exporter._forked()
+
+            os.register_at_fork(after_in_child=after_fork_in_child)
+
+    def _forked(self) -> None:
+        """A forked child counts and lists only its own spans and files (the exit summary)."""
+        self.spans_written = 0
+        self.paths = []
+        self._path = None
 
     def _current_path(self) -> str:
         pid = os.getpid()

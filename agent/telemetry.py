@@ -74,6 +74,9 @@ class _State:
         self.exporter_name = "none"
         self.settings: Settings | None = None
         self.atexit_registered = False
+        self.exited_pid = 0  # the process whose exit flush ran (a forked child has its own)
+        self.mp_hooked = False
+        self.exit_done: threading.Event | None = None  # set when the last shutdown()'s flush ended
 
 
 _state = _State()
@@ -183,14 +186,50 @@ def _setup() -> trace.Tracer:
             return _state.tracer
         s = current_settings()
         _state.settings = s
+        blocked = _block_stop_signals()  # the SDK's threads start here: they inherit the mask
         try:
             t = _setup_providers(s)
         except Exception:
             _log.error_once("telemetry-setup", "the telemetry pipeline could not be set up; spans are dropped")
             t = trace.NoOpTracer()
             _state.instruments = Instruments(metrics.NoOpMeter(SCOPE), enabled=False)
+        finally:
+            _unblock(blocked)
         _state.tracer = t
         return t
+
+
+# SIGTERM and SIGINT are kept away from the threads the agent starts (the SDK's batch
+# processor and metric reader, the exit flush, what an exporter starts from them). The
+# agent's SIGTERM handler is Python code, which runs only in the main thread: a signal
+# taken by another thread does not interrupt the main thread's blocking call, and a
+# process blocked on a lock would never end (a multiprocessing pool worker waiting on its
+# queue when the pool is terminated). With the signals blocked in its own threads, the
+# kernel delivers them to the main thread, as in the app without the agent.
+_STOP_SIGNALS = ("SIGTERM", "SIGINT")
+_fork_blocked = threading.local()
+
+
+def _block_stop_signals() -> Any:
+    """Block SIGTERM/SIGINT in this thread; returns what to pass to ``_unblock``."""
+    try:
+        import signal
+
+        wanted = {getattr(signal, name) for name in _STOP_SIGNALS}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+        return wanted - set(previous)
+    except (AttributeError, ValueError, OSError):
+        return None  # no pthread_sigmask on this platform
+
+
+def _unblock(blocked: Any) -> None:
+    if blocked:
+        try:
+            import signal
+
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 def _setup_providers(s: Settings) -> trace.Tracer:
@@ -309,18 +348,28 @@ def shutdown(timeout: float | None = None) -> bool:
     if timeout is None:
         timeout = (_state.settings or current_settings()).exit_timeout
 
+    done = threading.Event()
+
     def work() -> None:
-        for p in (_state.tracer_provider, _state.meter_provider):
-            if p is not None:
-                try:
-                    if hasattr(p, "force_flush"):
-                        p.force_flush(int(timeout * 1000))
-                    p.shutdown()
-                except Exception:
-                    _log.warn_once("shutdown", "shutdown of %r failed", p, exc_info=True)
+        try:
+            for p in (_state.tracer_provider, _state.meter_provider):
+                if p is not None:
+                    try:
+                        if hasattr(p, "force_flush"):
+                            p.force_flush(int(timeout * 1000))
+                        p.shutdown()
+                    except Exception:
+                        _log.warn_once("shutdown", "shutdown of %r failed", p, exc_info=True)
+        finally:
+            done.set()
 
     worker = threading.Thread(target=work, name="weave-agent-shutdown", daemon=True)
-    worker.start()
+    _state.exit_done = done
+    blocked = _block_stop_signals()
+    try:
+        worker.start()
+    finally:
+        _unblock(blocked)
     worker.join(timeout)
     if worker.is_alive():
         _log.warning(
@@ -335,17 +384,107 @@ def _register_exit() -> None:
     if not _state.atexit_registered:
         _state.atexit_registered = True
         atexit.register(_at_exit)
+        if hasattr(os, "register_at_fork"):
+            # Registered after the SDK's own fork hooks (providers, batch processor): ours
+            # run first before a fork and last after it in the child, so the threads the
+            # SDK restarts in the child inherit the blocked signals, and a signal that
+            # arrives meanwhile waits until the child is consistent.
+            os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
+        _hook_multiprocessing()
+    _flush_at_worker_end()
+
+
+# multiprocessing's fork and forkserver workers end with ``os._exit()``: ``atexit`` never
+# runs there. Each worker runs multiprocessing's own finalizers as it ends (its
+# ``Process._bootstrap`` calls ``util._exit_function()``) after clearing the inherited ones
+# and calling its after-fork hooks; the hooks below add a finalizer that flushes. Nothing
+# is imported: they act only where multiprocessing already is.
+
+
+def _before_fork() -> None:
+    _fork_blocked.signals = _block_stop_signals()
+
+
+def _after_fork_in_parent() -> None:
+    _unblock(getattr(_fork_blocked, "signals", None))
+    _fork_blocked.signals = None
+
+
+def _after_fork_in_child() -> None:
+    _after_fork_in_parent()
+    _hook_multiprocessing()
+
+
+def _hook_multiprocessing() -> None:
+    """Every multiprocessing worker started from here on flushes as it ends."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or _state.mp_hooked:
+        return
+    try:
+        util.register_after_fork(_state, _worker_started)
+        _state.mp_hooked = True
+    except Exception:
+        pass
+
+
+def _worker_started(_obj: object = None) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        try:
+            # Lowest priority: after the worker's own finalizers and its children joined.
+            util.Finalize(None, _at_exit, exitpriority=-1000)
+        except Exception:
+            pass
+
+
+def _flush_at_worker_end() -> None:
+    """The pipeline was set up inside a running multiprocessing worker."""
+    process = sys.modules.get("multiprocessing.process")
+    try:
+        if process is not None and process.parent_process() is not None:
+            _worker_started()
+    except Exception:
+        pass
 
 
 def _at_exit() -> None:
+    """The exit flush: once per process (a worker's finalizer, then ``atexit``)."""
+    pid = os.getpid()
+    if _state.exited_pid == pid and _state.exit_done is not None:
+        # Called again, from the SIGTERM handler: typically a pool's terminate() reaching a
+        # worker that is already flushing at its exit. Let that flush finish (bounded)
+        # rather than being killed in the middle of it.
+        _state.exit_done.wait((_state.settings or current_settings()).exit_timeout)
+        return
+    if _state.exited_pid != pid:
+        _state.exited_pid = pid
+        _state.exit_done = None  # (one inherited through fork is the parent's)
     try:
         from .streams import end_all_open
 
         end_all_open()  # streams still open at exit end with what they had
         shutdown()
         _summary()
+        _keep_ctrl_c_exit_status()
     except Exception:
         pass  # the interpreter is going away; never print a traceback here
+
+
+def _raise_keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _keep_ctrl_c_exit_status() -> None:
+    """An app ended by an unhandled Ctrl-C exits "killed by SIGINT". CPython before 3.14
+    (gh-128130) forgets that whenever a string is ``eval``'d/``exec``'d during exit, as the
+    lazy imports of a first export do (``namedtuple``), and the app would exit 1. Remember
+    it again the only way there is: an ``eval`` that ends in ``KeyboardInterrupt``."""
+    if getattr(sys, "last_type", None) is not KeyboardInterrupt or hasattr(sys, "ps1"):
+        return  # not ending on Ctrl-C (or an interactive session, whose last_* are older)
+    try:
+        eval("_raise()", {"_raise": _raise_keyboard_interrupt})
+    except KeyboardInterrupt:
+        pass
 
 
 def _summary() -> None:
