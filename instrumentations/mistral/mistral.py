@@ -579,19 +579,21 @@ class Group:
     def patchers(self, module: Any) -> list[SymbolPatcher]:
         """Patchers for the methods of ``module`` (the imported module object: no import here,
         so nothing takes the import lock while the patcher's lock is held)."""
+        whole: Extractor
+        streamed: Extractor | None = None
         if self.kind == "embeddings":
-            whole, streamed = EmbeddingsExtractor(default_model=self.default_model), None
+            whole = EmbeddingsExtractor(default_model=self.default_model)
         else:
             cls = ChatExtractor if self.kind == "chat" else FimExtractor
             whole, streamed = cls(False, self.default_model), cls(True, self.default_model)
         out = []
         for method in self.methods:
-            stream = method.startswith("stream")
+            extractor = streamed if method.startswith("stream") and streamed is not None else whole
             out.append(
                 SymbolPatcher(
                     lambda: module,
                     "%s.%s" % (self.cls, method),
-                    _traced(streamed if stream else whole, STREAM_ACCUMULATOR if stream else None),
+                    _traced(extractor, STREAM_ACCUMULATOR if extractor is streamed else None),
                 )
             )
         return out
