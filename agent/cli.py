@@ -2,6 +2,7 @@
 
     weave-run [OPTIONS] [--] COMMAND [ARGS...]
     weave-run list
+    weave-run show [PATH...] [--last N] [--trace ID] [--follow] [--json] [--full]   (see weave_agent.viewer)
     weave-run new-integration NAME --module IMPORT_NAME [...]   (see weave_agent.scaffold)
     weave-run --shim-path
 
@@ -44,10 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         usage="%(prog)s [OPTIONS] [--] COMMAND [ARGS...]\n       %(prog)s list\n"
+        "       %(prog)s show [PATH...] [--last N] [--trace ID] [--follow] [--json] [--full]\n"
         "       %(prog)s new-integration NAME --module IMPORT_NAME [--distribution DIST] [--versions SPEC] [--root DIR]",
         description="Run COMMAND with weave-agent: LLM SDK calls become OpenTelemetry spans.",
         epilog="COMMAND may be a script (app.py runs with this interpreter), python -m pkg, or any console "
         "script (uvicorn, gunicorn, pytest, celery). 'weave-run list' shows the instrumentations; "
+        "'weave-run show' draws the traces of the local files as trees; "
         "'weave-run new-integration --help' writes the files of a new one.",
     )
     for f in FIELDS:
@@ -227,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["list"]:
         return _list()
+    if argv[:1] == ["show"]:
+        from .viewer import main as show
+
+        return show(argv[1:], prog=PROG + " show")
     if argv[:1] == ["new-integration"]:
         from .scaffold import main as new_integration
 

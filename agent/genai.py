@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from . import streams, telemetry
@@ -33,6 +34,34 @@ OUTPUT_MESSAGES = "gen_ai.output.messages"
 SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 CONTENT_EVENT = "gen_ai.client.inference.operation.details"
+
+
+# Framework spans (a LangChain chat-model run, ...) that wait to learn what a GenAI SDK span
+# started directly under them did: span_id -> 0 nothing yet, 1 an SDK span started, 2 it
+# recorded gen_ai.usage.*. "One model call, one LLM span": the usage and the token metric
+# are the SDK span's when it has them, the framework span's only otherwise.
+_watched: dict[int, int] = {}
+
+
+def watch_for_sdk_span(span: Any) -> None:
+    """Note that ``span`` (a framework's LLM span) wants to know if a GenAI SDK span starts under it."""
+    _watched[span.get_span_context().span_id] = 0
+
+
+def sdk_span_seen(span: Any) -> tuple[bool, bool]:
+    """(a GenAI SDK span started while ``span`` was current, that span recorded usage); stops
+    watching ``span``."""
+    state = _watched.pop(span.get_span_context().span_id, 0)
+    return state >= 1, state >= 2
+
+
+def _note_sdk_span() -> int:
+    if _watched:
+        span_id = trace.get_current_span().get_span_context().span_id
+        if span_id in _watched:
+            _watched[span_id] = max(_watched[span_id], 1)
+            return span_id
+    return 0
 
 
 class Usage:
@@ -154,11 +183,13 @@ def _content_mode() -> tuple[bool, bool]:
 class _Meta:
     """Per call: the attributes the metrics repeat, and content held for an event."""
 
-    __slots__ = ("metric_attributes", "event_content")
+    __slots__ = ("metric_attributes", "event_content", "watcher")
 
-    def __init__(self, metric_attributes: dict[str, Any], event_content: dict[str, str] | None) -> None:
+    def __init__(self, metric_attributes: dict[str, Any], event_content: dict[str, str] | None,
+                 watcher: int = 0) -> None:
         self.metric_attributes = metric_attributes
         self.event_content = event_content
+        self.watcher = watcher  # the framework span watching this call (see watch_for_sdk_span)
 
 
 class GenAISpec(OpSpec):
@@ -170,6 +201,7 @@ class GenAISpec(OpSpec):
 
     def start(self, inputs: dict[str, Any], instance: Any = None) -> tuple[str, Mapping[str, Any] | None, Any]:
         ex = self.extractor
+        watcher = _note_sdk_span()
         on_span, on_event = _content_mode()
         req = ex.request(inputs, instance, on_span or on_event)
         attrs: dict[str, Any] = {
@@ -193,7 +225,7 @@ class GenAISpec(OpSpec):
             if on_event:
                 event_content = encoded
         name = "%s %s" % (ex.operation, req.model) if req.model else ex.operation
-        return name, attrs, _Meta(metric_attrs, event_content)
+        return name, attrs, _Meta(metric_attrs, event_content, watcher)
 
     def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
         return self.extractor.is_stream(inputs, result)
@@ -244,7 +276,10 @@ class GenAISpec(OpSpec):
             if response_model:
                 attrs["gen_ai.response.model"] = response_model
             if usage is not None:
-                attrs.update(usage.attributes())
+                usage_attrs = usage.attributes()
+                attrs.update(usage_attrs)
+                if usage_attrs and meta is not None and meta.watcher in _watched:
+                    _watched[meta.watcher] = 2
             if response.content:
                 on_span, on_event = _content_mode()
                 encoded = _encode(response.content) if (on_span or on_event) else {}

@@ -114,22 +114,64 @@ def _flush_on_sigterm() -> None:
     """
     try:
         import _signal
-        import os
 
         if _signal.getsignal(_signal.SIGTERM) != _signal.SIG_DFL:
             return
-
-        def on_sigterm(signum, frame):  # type: ignore[no-untyped-def]
-            try:
-                if "weave_agent.telemetry" in sys.modules:
-                    sys.modules["weave_agent.telemetry"]._at_exit()
-            finally:
-                _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
-                os.kill(os.getpid(), _signal.SIGTERM)
-
-        _signal.signal(_signal.SIGTERM, on_sigterm)
+        _signal.signal(_signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError, AttributeError):
-        pass  # not the main thread, or no SIGTERM on this platform
+        return  # not the main thread, or no SIGTERM on this platform
+    from .importhook import when_imported
+
+    when_imported("multiprocessing.util", _watch_pool_workers)
+
+
+def _on_sigterm(signum, frame):  # type: ignore[no-untyped-def]
+    import _signal
+    import os
+
+    try:
+        if "weave_agent.telemetry" in sys.modules:
+            sys.modules["weave_agent.telemetry"]._at_exit()
+    finally:
+        _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+        os.kill(os.getpid(), _signal.SIGTERM)
+
+
+def _watch_pool_workers(util: object) -> None:
+    util.register_after_fork(_in_pool_worker, _in_pool_worker)  # type: ignore[attr-defined]
+
+
+def _in_pool_worker(_obj: object = None) -> None:
+    """Run by multiprocessing as each of its processes starts; acts in pool workers only.
+
+    ``Pool.terminate()`` (leaving a ``with Pool`` block) SIGTERMs workers that may be
+    blocked on the task queue's lock, which the pool holds. A Python-level handler misses a
+    signal that lands just before such a wait (the C code looks again only on EINTR): the
+    worker, and the pool's ``join()``, would hang forever. So a pool worker gets the
+    default action back, as without the agent, and sends no result before the spans of its
+    task are exported: a terminated worker has nothing left to lose.
+    """
+    try:
+        import _signal
+
+        pool = sys.modules.get("multiprocessing.pool")
+        process = sys.modules["multiprocessing.process"].current_process()  # type: ignore[attr-defined]
+        if pool is None or getattr(process, "_target", None) is not getattr(pool, "worker", None):
+            return
+        if _signal.getsignal(_signal.SIGTERM) is _on_sigterm:
+            _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+        outqueue = process._args[1]  # Process(target=worker, args=(inqueue, outqueue, ...))
+        put = outqueue.put
+
+        def put_after_flush(obj):  # type: ignore[no-untyped-def]
+            telemetry = sys.modules.get("weave_agent.telemetry")
+            if telemetry is not None:
+                telemetry.flush_spans()
+            return put(obj)
+
+        outqueue.put = put_after_flush
+    except Exception:
+        pass
 
 
 def _reset_for_tests() -> None:

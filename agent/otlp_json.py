@@ -109,7 +109,9 @@ class OTLPJsonFileExporter(SpanExporter):
         data = line.encode("utf-8")
         fd = os.open(self._current_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:  # a regular file takes it whole; should a write fall short, the rest follows
+                view = view[os.write(fd, view):]
         finally:
             os.close(fd)
         self.spans_written += len(spans)

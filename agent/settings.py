@@ -112,7 +112,7 @@ def parse_capture(raw: str) -> str:
     )
 
 
-EXPORTERS = ("otlp", "file", "console", "none")
+EXPORTERS = ("otlp", "file", "console", "weave", "none")
 PROTOCOLS = ("http/protobuf", "grpc")
 
 
@@ -142,7 +142,8 @@ FIELDS: tuple[Field, ...] = (
     Field("service_name", "OTEL_SERVICE_NAME", str, None, "--service-name",
           "service.name of the resource (default: the script or module name)", "NAME"),
     Field("exporter", "WEAVE_AGENT_EXPORTER", _choice(*EXPORTERS), None, "--exporter",
-          "where spans go: otlp (default with an endpoint), file (default without), console, none",
+          "where spans go: otlp (default with an endpoint), weave (W&B Weave; default with WANDB_API_KEY and "
+          "WEAVE_PROJECT), file (default otherwise), console, none",
           "{" + ",".join(EXPORTERS) + "}"),
     Field("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", str, None, "--endpoint",
           "OTLP endpoint, e.g. http://localhost:4318 (http/protobuf) or http://localhost:4317 (grpc)", "URL"),
@@ -155,6 +156,12 @@ FIELDS: tuple[Field, ...] = (
           also=("OTEL_EXPORTER_OTLP_TRACES_HEADERS",)),
     Field("traces_dir", "WEAVE_AGENT_TRACES_DIR", str, "weave-traces", "--traces-dir",
           "folder of the local OTLP-JSON files (file exporter)", "DIR"),
+    Field("traces_max_bytes", "WEAVE_AGENT_TRACES_MAX_BYTES", parse_int, 64 * 1024 * 1024, None,
+          "size in bytes past which a local OTLP-JSON file is rotated (file exporter)"),
+    Field("weave_project", "WEAVE_PROJECT", str, None, "--weave-project",
+          "W&B Weave project, entity/project (exporter weave; the key comes from WANDB_API_KEY)", "ENTITY/PROJECT"),
+    Field("weave_base_url", "WEAVE_AGENT_WEAVE_BASE_URL", str, None, None,
+          "W&B Weave dedicated deployment, e.g. https://acme.wandb.io: spans go to <url>/traces/otel/v1/traces"),
     Field("disabled", "WEAVE_AGENT_DISABLED_INSTRUMENTATIONS", parse_names, frozenset(), "--disable",
           "instrumentations to leave unpatched (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS is honoured too)",
           "NAME[,NAME]", also=("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",)),
@@ -180,10 +187,18 @@ FIELDS: tuple[Field, ...] = (
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
 
+def weave_entity_project(raw: str) -> tuple[str, str] | None:
+    """``entity/project`` as its two parts, or None when it is not that."""
+    entity, sep, project = raw.strip().partition("/")
+    if not sep or not entity.strip() or not project.strip() or "/" in project:
+        return None
+    return entity.strip(), project.strip()
+
+
 class Settings:
     """Resolved settings. Build with ``Settings.load(environ, **overrides)``."""
 
-    __slots__ = tuple(f.name for f in FIELDS) + ("errors", "exporter_broken")
+    __slots__ = tuple(f.name for f in FIELDS) + ("errors", "exporter_broken", "wandb_api_key")
 
     enabled: bool
     debug: bool
@@ -194,6 +209,9 @@ class Settings:
     protocol: str
     headers: dict[str, str] | None
     traces_dir: str
+    traces_max_bytes: int
+    weave_project: str | None
+    weave_base_url: str | None
     disabled: frozenset[str]
     enable_only: frozenset[str] | None
     capture_content: str
@@ -205,6 +223,7 @@ class Settings:
     fault_injection: bool
     errors: list[str]
     exporter_broken: bool
+    wandb_api_key: str | None  # never in repr(), never logged
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
@@ -212,6 +231,7 @@ class Settings:
         self = cls.__new__(cls)
         self.errors = []
         self.exporter_broken = False
+        self.wandb_api_key = (env.get("WANDB_API_KEY") or "").strip() or None
         unknown = set(overrides) - set(FIELDS_BY_NAME)
         if unknown:
             raise TypeError(
@@ -245,6 +265,7 @@ class Settings:
             object.__setattr__(self, f.name, value)
         if "enabled" not in overrides and env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             self.enabled = False
+        self._check_weave()
         for message in self.errors:
             _log.warn_once("setting:" + message, "%s", message)
         return self
@@ -260,6 +281,22 @@ class Settings:
                 self.exporter_broken = True
             return f.default
 
+    def _check_weave(self) -> None:
+        """The weave exporter needs the key and an entity/project; without them it is off."""
+        if self.resolved_exporter() != "weave":
+            return
+        if not self.wandb_api_key:
+            self.errors.append("WANDB_API_KEY is not set: the weave exporter needs a W&B API key; the exporter is off")
+        elif not self.weave_project:
+            self.errors.append("WEAVE_PROJECT is not set: the weave exporter accepts entity/project, e.g. my-team/chat-app; "
+                               "the exporter is off")
+        elif weave_entity_project(self.weave_project) is None:
+            self.errors.append("WEAVE_PROJECT=%r is not valid: accepts entity/project, e.g. my-team/chat-app; "
+                               "the exporter is off" % self.weave_project)
+        else:
+            return
+        self.exporter_broken = True
+
     def is_enabled(self, name: str) -> bool:
         """Whether instrumentation ``name`` may be patched under these settings."""
         name = name.lower()
@@ -272,7 +309,9 @@ class Settings:
             return "none"
         if self.exporter:
             return self.exporter
-        return "otlp" if (self.endpoint or self.traces_endpoint) else "file"
+        if self.endpoint or self.traces_endpoint:
+            return "otlp"
+        return "weave" if (self.weave_project and self.wandb_api_key) else "file"
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in FIELDS if f.name != "headers"}

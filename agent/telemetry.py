@@ -77,6 +77,7 @@ class _State:
         self.exited_pid = 0  # the process whose exit flush ran (a forked child has its own)
         self.mp_hooked = False
         self.exit_done: threading.Event | None = None  # set when the last shutdown()'s flush ended
+        self.flush_thread: threading.Thread | None = None
 
 
 _state = _State()
@@ -131,6 +132,10 @@ def _resource() -> Any:
         attrs[SERVICE_NAME] = s.service_name
     elif not declared:
         attrs[SERVICE_NAME] = _service_name()
+    if s is not None and s.resolved_exporter() == "weave":
+        from .destinations import weave_resource_attributes
+
+        attrs.update(weave_resource_attributes(s))
     return Resource.create(attrs)
 
 
@@ -160,7 +165,7 @@ def build_span_exporter(s: Settings) -> tuple[str, Any]:
     if name == "file":
         from .otlp_json import OTLPJsonFileExporter
 
-        return name, OTLPJsonFileExporter(os.path.abspath(s.traces_dir))
+        return name, OTLPJsonFileExporter(os.path.abspath(s.traces_dir), max_bytes=s.traces_max_bytes)
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
@@ -342,6 +347,25 @@ def flush(timeout: float = 5.0) -> bool:
     return ok
 
 
+def flush_spans() -> None:
+    """Export the finished spans of the agent's own provider now (a multiprocessing pool
+    worker, before it sends a result), holding the caller at most the exit timeout."""
+    provider = _state.tracer_provider
+    if provider is None:
+        return
+    previous = _state.flush_thread
+    if previous is not None and previous.is_alive():
+        return  # a slow exporter is still at it: do not stack flushes
+    worker = threading.Thread(target=provider.force_flush, name="weave-agent-flush", daemon=True)
+    _state.flush_thread = worker
+    blocked = _block_stop_signals()
+    try:
+        worker.start()
+    finally:
+        _unblock(blocked)
+    worker.join((_state.settings or current_settings()).exit_timeout)
+
+
 def shutdown(timeout: float | None = None) -> bool:
     """Flush and stop the agent's own providers, waiting at most ``timeout`` seconds
     (default ``WEAVE_AGENT_EXIT_TIMEOUT``). The app's own providers are left alone."""
@@ -496,7 +520,9 @@ def _summary() -> None:
     where = paths[-1] if len(paths) == 1 else exporter.directory
     rel = os.path.relpath(where)
     where = where if rel.startswith("..") else rel
+    import shlex
+
+    shown = shlex.quote(where)
     sys.stderr.write(
-        "weave-agent: %d spans written to %s (OTLP-JSON; WEAVE_AGENT_QUIET=1 silences this line)\n"
-        % (exporter.spans_written, where)
+        "weave-agent: %d spans written to %s; view them with: weave-run show %s\n" % (exporter.spans_written, where, shown)
     )

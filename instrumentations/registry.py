@@ -56,5 +56,15 @@ INSTRUMENTATIONS = (
         "anthropic",
         ">=2,<3",
     ),
+    # langchain-core: a WeaveAgentTracer callback handler added to every callback manager
+    # through LangChain's register_configure_hook (the list _configure reads, defined in
+    # langchain_core.tracers.context and read by _configure in callbacks.manager).
+    (
+        "langchain",
+        ("langchain_core.callbacks.manager",),
+        "langchain.langchain",
+        "langchain-core",
+        ">=0.3,<2",
+    ),
     # new-integration: rows above this line
 )

@@ -86,7 +86,10 @@ def test_file_exporter_writes_otlp_json_the_collector_reads(tmp_path):
     assert "sk-live" not in raw
     assert "[REDACTED]" in raw
     # one line at exit says where the spans went
-    assert "2 spans written to" in result.stderr and "OTLP-JSON" in result.stderr
+    (summary,) = [line for line in result.stderr.splitlines() if line.startswith("weave-agent:")]
+    (path,) = glob.glob(str(traces / "*.jsonl"))
+    shown = os.path.relpath(path, tmp_path)
+    assert summary == "weave-agent: 2 spans written to %s; view them with: weave-run show %s" % (shown, shown)
 
 
 def test_quiet_silences_the_summary(tmp_path):
@@ -155,7 +158,7 @@ def test_bad_settings_are_reported_once_and_the_app_runs(tmp_path):
     result = run_python(APP, env=env)
     assert result.returncode == 0 and result.stdout.strip() == "7"
     lines = [line for line in result.stderr.splitlines() if line]
-    assert any("WEAVE_AGENT_EXPORTER='bogus'" in line and "otlp, file, console, none" in line for line in lines)
+    assert any("WEAVE_AGENT_EXPORTER='bogus'" in line and "otlp, file, console, weave, none" in line for line in lines)
     assert any("WEAVE_AGENT_EXIT_TIMEOUT='soon'" in line and "number" in line for line in lines)
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "t").exists()  # a broken exporter setting turns the exporter off

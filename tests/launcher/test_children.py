@@ -170,13 +170,62 @@ def test_os_fork_child(launch: Launch, how: str, code: int, child_exported: bool
     files = {s.pid: s.path for s in launch.spans("chat")}
     # Each process's exit summary counts its own spans, in its own file.
     summaries = sorted(line for line in r.err_lines if line.startswith("weave-agent:"))
-    expected = ["weave-agent: 2 spans written to traces/%s " % files[parent_pid].name]
+    expected = ["weave-agent: 2 spans written to traces/%s;" % files[parent_pid].name]
     if child_exported:
         assert by_pid[int(child_pid)] == ["child %s" % child_pid], by_pid
         assert files[parent_pid] != files[int(child_pid)]
         if how != "_exit-after-flush":
-            expected.append("weave-agent: 1 spans written to traces/%s " % files[int(child_pid)].name)
+            expected.append("weave-agent: 1 spans written to traces/%s;" % files[int(child_pid)].name)
     else:
         assert int(child_pid) not in by_pid
     assert len(summaries) == len(expected), r
     assert all(line.startswith(want) for line, want in zip(summaries, sorted(expected), strict=True)), r
+
+
+MASKS_APP = """
+    import glob, json, multiprocessing as mp, os, signal, sys, threading
+    from fakevendor.client import Client
+
+
+    def masks():
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        out = {}
+        for task in glob.glob("/proc/%d/task/*" % os.getpid()):
+            status = dict(line.split(":", 1) for line in open(task + "/status").read().splitlines() if ":" in line)
+            tid = int(task.rsplit("/", 1)[1])
+            name = "main" if tid == os.getpid() else names.get(tid, "thread %d" % tid)
+            blocked = int(status["SigBlk"], 16)
+            out[name] = [sig for sig in ("SIGTERM", "SIGINT") if blocked & (1 << (getattr(signal, sig) - 1))]
+        return out
+
+
+    def work(queue):
+        Client().complete("worker")
+        queue.put(masks())
+
+
+    if __name__ == "__main__":
+        Client().complete("parent")  # the pipeline and its threads exist from here on
+        queue = mp.get_context("fork").Queue()
+        worker = mp.get_context("fork").Process(target=work, args=(queue,))
+        worker.start()
+        print(json.dumps({"parent": masks(), "worker": queue.get(timeout=30)}))
+        worker.join()
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads thread signal masks from Linux /proc")
+def test_agent_threads_leave_stop_signals_to_the_main_thread(launch: Launch) -> None:
+    """The agent's SIGTERM handler is Python code, run by the main thread only: a SIGTERM
+    taken by one of the agent's threads would leave a main thread blocked on a lock
+    (a pool worker being terminated) blocked forever. The batch processor's thread, also
+    the one restarted in a forked child, blocks SIGTERM and SIGINT; the main thread not."""
+    launch.write("app.py", MASKS_APP)
+    r = launch.run("weave-run", "python", "app.py", env=launch.env(WEAVE_AGENT_QUIET="1")).check()
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    for who in ("parent", "worker"):
+        assert got[who]["main"] == [], got
+        agent_threads = {name: sigs for name, sigs in got[who].items() if name.startswith("OtelBatch")}
+        assert agent_threads, got
+        assert all(sigs == ["SIGTERM", "SIGINT"] for sigs in agent_threads.values()), got
+    assert len(launch.spans("chat")) == 2

@@ -95,6 +95,7 @@ def test_sigint_kills_with_sigint_and_flushes(launch: Launch) -> None:
     launch.write("app.py", SIGTERM_APP)
     proc = launch.popen("weave-run", "python", "app.py", env=launch.env(WEAVE_AGENT_QUIET="1"))
     wait_until(lambda: "ready" in launch.output()[0] or proc.poll() is not None, 30, "the app to start")
+    assert proc.poll() is None, launch.output()
     assert launch.stop(proc, signal.SIGINT) == -signal.SIGINT
     assert "KeyboardInterrupt" in launch.output()[1]
     assert len(launch.spans("chat")) == 2
@@ -112,6 +113,7 @@ def test_sigterm_flush_is_bounded_by_the_exit_timeout(launch: Launch) -> None:
         endpoint = "http://127.0.0.1:%d" % dead.getsockname()[1]
         proc = launch.popen("weave-run", "--endpoint", endpoint, "python", "app.py", env=env)
         wait_until(lambda: "ready" in launch.output()[0] or proc.poll() is not None, 30, "the app to start")
+        assert proc.poll() is None, launch.output()
         started = time.monotonic()
         assert launch.stop(proc, signal.SIGTERM, timeout=15) == -signal.SIGTERM
         held = time.monotonic() - started
@@ -139,6 +141,7 @@ def test_app_with_its_own_sigterm_handler_keeps_it(launch: Launch) -> None:
     )
     proc = launch.popen("weave-run", "python", "app.py")
     wait_until(lambda: "ready" in launch.output()[0] or proc.poll() is not None, 30, "the app to start")
+    assert proc.poll() is None, launch.output()
     assert launch.stop(proc, signal.SIGTERM) == 7
     assert "app handler" in launch.output()[0]
     assert len(launch.spans("chat")) == 1  # sys.exit: atexit flushed
