@@ -620,8 +620,9 @@ class WeaveAgentTracer(BaseCallbackHandler):
             instruments.duration.record(perf_counter() - run.started, attrs)
         if usage is not None:
             for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-                if _token_count(count) is not None:
-                    instruments.tokens.record(count, {**attrs, "gen_ai.token.type": token_type})
+                tokens = _token_count(count)
+                if tokens is not None:
+                    instruments.tokens.record(tokens, {**attrs, "gen_ai.token.type": token_type})
 
     # --- tools --------------------------------------------------------------------------
 
