@@ -17,8 +17,11 @@ temporary working directory, with ``WEAVE_AGENT_EXPORTER=none`` and
 2. ``python -c "import openai"``: the same variants. Target: the shim and ``weave-run``
    add < 40 ms.
 
-Then the attribution: ``weave-run``'s own work phase by phase, and ``-X importtime`` of
-every variant. Prints a table, writes bench/results/startup.json and the start-up
+Each child's user+sys CPU time is taken with its wall clock and reported in a second
+table (it moves far less when other work shares the machine; targets are held to wall
+clock). Then the attribution: ``weave-run``'s own work phase by phase, the ``import
+openai`` itself timed inside the child with and without the shim, and ``-X importtime``
+of every variant. Prints the tables, writes bench/results/startup.json and the start-up
 section of docs/benchmarks.md (full runs only).
 """
 
@@ -49,7 +52,7 @@ STAMP = os.path.join(VENV, "weave-bench-stamp.json")
 DOCS = os.path.join(REPO, "docs", "benchmarks.md")
 DOCS_BEGIN, DOCS_END = "<!-- startup:begin -->", "<!-- startup:end -->"
 # The -X importtime blocks docs/benchmarks.md keeps (stdout and the JSON have them all).
-DOCS_PROFILES = ("pass/shim", "pass/weave-run", "pass/opentelemetry-instrument", "openai/baseline", "openai/shim")
+DOCS_PROFILES = ("pass/shim", "pass/weave-run", "pass/opentelemetry-instrument", "openai/opentelemetry-instrument")
 
 TARGET_PASS_MS = 3.0
 TARGET_OPENAI_MS = 40.0
@@ -138,35 +141,22 @@ def step(name, fn):
 def import_cli():
     import weave_agent.cli as cli
     g["cli"] = cli
-def prototype_scan():
-    # What a scan costs without importlib.metadata: entry_points.txt of every
-    # distribution on sys.path, searched for the group's header.
-    header, found = "[weave_agent.instrumentations]", []
-    for folder in sys.path:
-        try:
-            it = os.scandir(folder or ".")
-        except OSError:
-            continue
-        with it:
-            for e in it:
-                if e.name.endswith((".dist-info", ".egg-info")):
-                    try:
-                        with open(os.path.join(e.path, "entry_points.txt"), encoding="utf-8") as f:
-                            if header in f.read():
-                                found.append(e.name)
-                    except OSError:
-                        pass
-step("import weave_agent.cli (argparse, re, shutil, settings)", import_cli)
+step("import weave_agent.cli (argparse > re, enum, gettext; shutil; weave_agent)", import_cli)
 cli = g.get("cli")
-step("build the argparse parser", lambda: g.__setitem__("parser", cli._parser()))
+step("build the argparse parser (gettext > locale)", lambda: g.__setitem__("parser", cli._parser()))
 step("parse the arguments", lambda: g["parser"].parse_args(["python", "-c", "pass"]))
 step("shim_path()", lambda: cli.shim_path())
-step("prototype: scan entry_points.txt without importlib.metadata (not in weave-run)", prototype_scan)
-step("import importlib.metadata", lambda: __import__("importlib.metadata"))
-step("entry-point scan (_encode_entry_points)", lambda: cli._encode_entry_points())
+step("entry points (_encode_entry_points, as weave-run calls it)", lambda: cli._encode_entry_points())
+scan_imported_metadata = "importlib.metadata" in sys.modules
+if not scan_imported_metadata:
+    step("info: import importlib.metadata (paid only when a distribution declares the entry-point group)",
+         lambda: __import__("importlib.metadata"))
 import json
-print(json.dumps({"seconds": out, "errors": errors}))
+print(json.dumps({"seconds": out, "errors": errors, "scan_imported_metadata": scan_imported_metadata}))
 """
+
+# CPU time of the openai import itself, inside the child (no interpreter start or exit).
+IMPORT_CPU = "import time; t = time.process_time(); import openai; print(time.process_time() - t)"
 
 IMPORTTIME_HEADER = "import time: self [us] | cumulative | imported package"
 
@@ -358,7 +348,12 @@ def launcher_phases(outputs: list[dict]) -> dict:
         for k, v in out["seconds"].items():
             samples.setdefault(k, []).append(v * 1e3)
         errors.update(out["errors"])
-    return {"runs": len(outputs), "median_ms": {k: statistics.median(v) for k, v in samples.items()}, "errors": errors}
+    return {
+        "runs": len(outputs),
+        "median_ms": {k: statistics.median(v) for k, v in samples.items()},
+        "errors": errors,
+        "scan_imported_metadata": any(o.get("scan_imported_metadata") for o in outputs),
+    }
 
 
 def _package(module: str) -> str:
@@ -536,13 +531,13 @@ def docs_section(
 ## Start-up cost (`bench/startup.py`)
 
 * date: {m["time"]}; git commit {m.get("git_commit", "?")[:12]}{" with uncommitted changes" if m.get("git_dirty") else ""}
-* machine: {cpu_model()}, {m["cpu_count"]} CPUs, {m["platform"]}; load average at the start {", ".join(f"{x:.2f}" for x in m.get("load_avg", ()))}
+* machine: {cpu_model()}, {m["cpu_count"]} CPUs, {m["platform"]}; load average (1, 5, 15 min) {", ".join(f"{x:.2f}" for x in m.get("load_avg", ()))} at the start, {", ".join(f"{x:.2f}" for x in payload.get("load_avg_end") or ())} at the end ({m["cpu_count"]} CPUs shared with other work: wall clock moves with it, CPU time much less)
 * python {probe["python"]} (the benchmark's own virtual environment, `bench/.venvs/startup`); openai {v.get("openai")},
   opentelemetry-sdk {v.get("opentelemetry-sdk")}, opentelemetry-instrumentation {v.get("opentelemetry-instrumentation")},
   opentelemetry-distro {v.get("opentelemetry-distro")}, opentelemetry-instrumentation-openai-v2 {v.get("opentelemetry-instrumentation-openai-v2")},
   weave-agent {v.get("weave-agent")} (installed non-editable from the working tree)
 * command: `{command}` ({cfg["rounds_pass"]} interleaved rounds for `python -c pass`, {cfg["rounds_openai"]} for
-  `import openai`; wall clock per child, medians; took {payload["elapsed_s"]:.0f} s)
+  `import openai`; wall clock and CPU time per child, medians; took {payload["elapsed_s"] - payload["waited_for_quiet_s"]:.0f} s)
 
 Wall clock:
 
@@ -555,9 +550,9 @@ wall clock to other work on the machine (the targets apply to wall clock; shown 
 
 Targets: the shim adds < {TARGET_PASS_MS:g} ms to `python -c pass`; `weave-run` is reported there but not held
 to it, because it starts one more interpreter (the launcher) before it execs the command. For
-`import openai` the shim and `weave-run` add < {TARGET_OPENAI_MS:g} ms. weave-agent has no openai
-instrumentation yet, so its `import openai` figures hold only the import hook's cost: they will grow
-when that instrumentation lands. `opentelemetry-instrument` instruments openai with the contrib
+`import openai` the shim and `weave-run` add < {TARGET_OPENAI_MS:g} ms. weave-agent's openai instrumentation
+arms on the resource modules, which openai loads on the first `client.chat` (not on `import
+openai`): these figures hold the import hook's cost; patching happens on first use. `opentelemetry-instrument` instruments openai with the contrib
 `opentelemetry-instrumentation-openai-v2`.
 
 {notes}
@@ -592,12 +587,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         rounds_pass, rounds_openai, warmup, importtime_runs = 20, 15, 2, 3
     else:
-        rounds_pass, rounds_openai, warmup, importtime_runs = 80, 80, 3, 10
+        rounds_pass, rounds_openai, warmup, importtime_runs = 80, 80, 3, 20
 
     started = time.perf_counter()
     venv = ensure_venv(args.rebuild_venv)
     python = venv["python"]
     print(f"virtual environment {os.path.relpath(VENV)}: {venv['action']} ({venv['seconds']:.1f} s)", flush=True)
+    waited = time.perf_counter()
     try:
         quiet = 0.5 * (os.cpu_count() or 1)
         deadline = time.monotonic() + 60 * args.wait_quiet
@@ -608,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: load average {load:.2f} at the start: other work on this machine makes the figures noisier")
     except (AttributeError, OSError):
         pass
+    waited = time.perf_counter() - waited
+    machine = dict(_stats.machine(), cpu_model=cpu_model(), git_dirty=git_dirty())  # load average at the start
 
     with tempfile.TemporaryDirectory(prefix="weave-bench-") as tmp:
         cwd = os.path.join(tmp, "cwd")  # an empty working directory: '' on sys.path finds nothing
@@ -635,7 +633,19 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         t = time.perf_counter()
-        wall["openai"], cpu["openai"], _ = time_group(groups["openai"], cwd, rounds_openai, warmup, "import openai")
+        shim_env = groups["openai"]["shim"][1]
+        wall["openai"], cpu["openai"], extra = time_group(
+            groups["openai"],
+            cwd,
+            rounds_openai,
+            warmup,
+            "import openai",
+            extra={
+                "import cpu: baseline": lambda: _stats.run_json([python, "-c", IMPORT_CPU], env, cwd),
+                "import cpu: shim": lambda: _stats.run_json([python, "-c", IMPORT_CPU], shim_env, cwd),
+            },
+        )
+        import_cpu = extra
         print(
             f"import openai: {rounds_openai} rounds x {len(groups['openai'])} in {time.perf_counter() - t:.0f} s",
             flush=True,
@@ -659,10 +669,10 @@ def main(argv: list[str] | None = None) -> int:
     shim_pass = ms(s_pass["shim"]) - base_pass
     wr_pass = ms(s_pass["weave-run"]) - base_pass
     floor_pass = ms(s_pass["exec floor"]) - base_pass
-    phase_sum = sum(v for k, v in phases["median_ms"].items() if not k.startswith("prototype"))
+    phase_sum = sum(v for k, v in phases["median_ms"].items() if not k.startswith("info"))
     no_openai_note = (
-        "weave-agent has no openai instrumentation yet: only the import hook's lookups are paid, nothing is "
-        "patched; this figure will grow when that instrumentation lands"
+        "the openai instrumentation arms on the resource modules, "
+        "which openai loads on first client.chat: import openai alone pays only the import hook's lookups"
     )
 
     def fig(samples: dict, name: str, title: str, target: float | None, note: str) -> dict:
@@ -741,7 +751,18 @@ def main(argv: list[str] | None = None) -> int:
 
     shim_sc = profiles["pass/shim"][-1]
     otel_l, otel_c = profiles["pass/opentelemetry-instrument"]
-    openai_cum = {k: dict(profiles[k][-1]["top_level_ms"]).get("openai") for k in ("openai/baseline", "openai/shim")}
+    fig_import_cpu = _stats.compare(
+        "the openai import alone, in-process [cpu]",
+        import_cpu["import cpu: baseline"],
+        import_cpu["import cpu: shim"],
+        "ms",
+        scale=1e3,
+        baseline_label="no PYTHONPATH",
+        variant_label=labels["shim"],
+        note="time.process_time() around `import openai` inside the child, in the rotation above: the import "
+        "hook's share, without interpreter start and exit",
+    )
+    figures_cpu.append(fig_import_cpu)
     attribution = [
         f"shim, python -c pass: +{shim_pass:.1f} ms; sitecustomize {shim_sc['sitecustomize_ms']:.1f} ms of imports "
         f"({_rows_text(shim_sc['sitecustomize_children_ms'], 3)} ms).",
@@ -751,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for k, v in phases["median_ms"].items():
         attribution.append(f"  {v:7.2f} ms  {k}")
-    attribution.append(f"  {phase_sum:7.2f} ms  sum (without the prototype)")
+    attribution.append(f"  {phase_sum:7.2f} ms  sum (without the info line)")
     for k, e in phases["errors"].items():
         attribution.append(f"  (not measured: {k}: {e})")
     attribution += [
@@ -760,8 +781,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{otel_c['sitecustomize_ms']:.0f} ms (largest: {top_child(profiles['pass/opentelemetry-instrument'])}; "
         f"openai's own modules {dict(otel_c['self_by_package_ms']).get('openai', 0):.0f} ms self time: the "
         "instrumentor imports openai and the resources it patches at start-up).",
-        f"import openai: the openai import itself (cumulative) {openai_cum['openai/baseline'] or 0:.1f} ms without "
-        f"the shim, {openai_cum['openai/shim'] or 0:.1f} ms with it (the import hook's lookups; nothing patched).",
+        f"import openai with the shim: the import itself costs {fig_import_cpu['diff']:+.1f} ms of CPU "
+        f"[95% CI {fig_import_cpu['diff_ci95'][0]:.1f}, {fig_import_cpu['diff_ci95'][1]:.1f}] "
+        f"({fig_import_cpu['baseline']['median']:.1f} ms without): the import hook's lookups, nothing patched.",
     ]
     it_head = [f"-X importtime, medians of {importtime_runs} interleaved runs (ms):"]
     it_all = it_head + [line for key, procs in profiles.items() for line in profile_text(key, procs)]
@@ -789,7 +811,9 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "command": command,
         "elapsed_s": elapsed,
-        "machine": dict(_stats.machine(), cpu_model=cpu_model(), git_dirty=git_dirty()),
+        "waited_for_quiet_s": waited,
+        "load_avg_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "machine": machine,
         "config": {
             "venv": VENV,
             "venv_python": python,
@@ -814,7 +838,10 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     path = _stats.write_json(args.json, payload)
-    print(f"\nwrote {os.path.relpath(path)} ({elapsed:.0f} s, of which virtual environment {venv['seconds']:.0f} s)")
+    print(
+        f"\nwrote {os.path.relpath(path)} ({elapsed - waited:.0f} s, of which virtual environment "
+        f"{venv['seconds']:.0f} s; plus {waited:.0f} s waiting for a quiet machine)"
+    )
     if args.quick or args.no_docs:
         print("docs/benchmarks.md not written (" + ("--quick" if args.quick else "--no-docs") + ")")
     else:
