@@ -14,13 +14,14 @@ PID are the app's own. Every option is also an environment variable (``--help``)
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
 
 from ._version import __version__
 from .settings import FIELDS, SettingError
+
+if False:  # typing only: argparse is imported when a parser is needed
+    import argparse
 
 PROG = "weave-run"
 ENTRY_POINTS_ENV = "WEAVE_AGENT_ENTRY_POINTS"
@@ -42,6 +43,8 @@ def prepend_path(existing: str | None, entry: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         usage="%(prog)s [OPTIONS] [--] COMMAND [ARGS...]\n       %(prog)s list\n"
@@ -68,35 +71,43 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     # Settings that have no option are environment variables only: --help lists them too.
-    parser.formatter_class = _LineFormatter
+    parser.formatter_class = _line_formatter()
     parser.epilog = (parser.epilog or "") + "\n\nsettings without an option (environment variables):\n" + "\n".join(
         "  %s: %s" % (f.env, f.help) for f in FIELDS if f.option is None
     )
     return parser
 
 
-class _LineFormatter(argparse.HelpFormatter):
-    """Wraps each line of a description or epilog on its own; an indented line is a list
-    item, wrapped with a hanging indent."""
+def _line_formatter() -> type[argparse.HelpFormatter]:
+    """The help formatter class (argparse is imported only when the parser is built)."""
+    import argparse
 
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        import textwrap
+    class _LineFormatter(argparse.HelpFormatter):
+        """Wraps each line of a description or epilog on its own; an indented line is a list
+        item, wrapped with a hanging indent."""
 
-        lines = []
-        for line in text.split("\n"):
-            if line.startswith("  "):
-                lines.append(
-                    textwrap.fill(" ".join(line.split()), width, initial_indent=indent + "  ", subsequent_indent=indent + "      ")
-                )
-            else:
-                lines.append(super()._fill_text(line, width, indent) if line else "")
-        return "\n".join(lines)
+        def _fill_text(self, text: str, width: int, indent: str) -> str:
+            import textwrap
+
+            lines = []
+            for line in text.split("\n"):
+                if line.startswith("  "):
+                    lines.append(
+                        textwrap.fill(" ".join(line.split()), width, initial_indent=indent + "  ", subsequent_indent=indent + "      ")
+                    )
+                else:
+                    lines.append(super()._fill_text(line, width, indent) if line else "")
+            return "\n".join(lines)
+
+    return _LineFormatter
 
 
-def _environment(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, str]:
+def _environment(args: argparse.Namespace | None, parser: argparse.ArgumentParser | None) -> dict[str, str]:
+    """The app's environment: the options as variables (``args`` None: there were none),
+    the shim first on ``PYTHONPATH``, third-party rows."""
     env = dict(os.environ)
     for f in FIELDS:
-        if f.option is None:
+        if f.option is None or args is None or parser is None:
             continue
         value = getattr(args, f.name, None)
         if value in (None, False):
@@ -173,6 +184,8 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
     if os.sep in head:
         path: str | None = head if os.path.exists(head) else None
     else:
+        import shutil
+
         path = shutil.which(head, path=env.get("PATH"))
         if path is None:
             # which() skips files without the execute bit: tell 'not executable' apart.
@@ -238,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         from .scaffold import main as new_integration
 
         return new_integration(argv[1:], prog=PROG + " new-integration")
+    if argv and not argv[0].startswith("-"):
+        # No options (``weave-run python app.py``): no parser to build. argparse and what it
+        # imports (re, enum, gettext) are most of a launcher's own start-up time.
+        return _exec(_resolve(argv), _environment(None, None))
     parser = _parser()
     args = parser.parse_args(argv)
     if args.shim_path:
