@@ -318,3 +318,23 @@ def genai_op(extractor: Extractor, accumulator: Any = None) -> Callable[[Any], A
         return wrap_with_spec(original, spec)
 
     return make
+
+
+# --- helpers for extractors -----------------------------------------------------------
+
+
+def field(obj: Any, key: str, default: Any = None) -> Any:
+    """A field of a request dict or of an SDK response model, alike."""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def sequence(value: Any) -> list[Any] | tuple[Any, ...]:
+    """A request sequence, only when it is a list or tuple: never consume a user's iterator."""
+    return value if isinstance(value, (list, tuple)) else ()
+
+
+def is_number(value: Any) -> bool:
+    """An int or float that is not a bool (``True`` is no temperature)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

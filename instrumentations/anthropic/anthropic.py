@@ -76,6 +76,9 @@ from weave_agent.genai import (
     Response,
     Usage,
 )
+from weave_agent.genai import field as _get
+from weave_agent.genai import is_number as _num
+from weave_agent.genai import sequence as _seq
 from weave_agent.patcher import MultiPatcher, SymbolPatcher
 from weave_agent.streams import Accumulator
 
@@ -104,20 +107,7 @@ class _State:
 # --- small helpers ------------------------------------------------------------------
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """A field of a request dict or of an SDK model."""
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
 
-
-def _seq(value: Any) -> list[Any] | tuple[Any, ...]:
-    """Request sequences only when they are lists/tuples: never consume a user's iterator."""
-    return value if isinstance(value, (list, tuple)) else ()
-
-
-def _num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _int(value: Any) -> bool:

@@ -67,6 +67,8 @@ from weave_agent.genai import (
     Response,
     Usage,
 )
+from weave_agent.genai import is_number as _num
+from weave_agent.genai import sequence as _seq
 from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
 from weave_agent.streams import Accumulator
 
@@ -98,13 +100,6 @@ def _get(obj: Any, key: str) -> Any:
     return value
 
 
-def _seq(value: Any) -> list[Any] | tuple[Any, ...]:
-    """Request sequences only when they are lists/tuples: never consume a user's iterator."""
-    return value if isinstance(value, (list, tuple)) else ()
-
-
-def _num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _finish(reason: Any) -> str | None:
