@@ -283,6 +283,8 @@ def _own_meter_provider(s: Settings) -> Any:
     name = s.resolved_exporter()
     if name not in ("otlp", "console"):
         return None
+    if os.environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "none":
+        return None  # the standard switch, for trace servers that take no metrics (Phoenix)
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 

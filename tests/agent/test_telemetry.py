@@ -290,3 +290,20 @@ KEEP = s  # still referenced when the interpreter exits
     attrs = {a["key"]: a["value"] for a in span["attributes"]}
     assert attrs["weave_agent.stream.end_reason"] == {"stringValue": "interpreter_exit"}
     assert attrs["output.value"] == {"stringValue": '"a"'}
+
+
+def test_metrics_exporter_none_sends_no_metrics(http_collector):
+    server, received = http_collector
+    endpoint = "http://127.0.0.1:%d" % server.server_address[1]
+    code = APP + (
+        "\nimport weave_agent\nfrom weave_agent import telemetry\n"
+        "telemetry.instruments().duration.record(0.5, {'gen_ai.operation.name': 'chat'})\n"
+        "weave_agent.flush(5.0)\n"
+    )
+    for env, expect_metrics in (({}, True), ({"OTEL_METRICS_EXPORTER": "none"}, False)):
+        received.clear()
+        result = run_python(code, env=clean_env(OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, **env))
+        assert result.returncode == 0, result.stderr
+        paths = {path for path, _, _ in received}
+        assert "/v1/traces" in paths
+        assert ("/v1/metrics" in paths) is expect_metrics, paths
