@@ -18,6 +18,7 @@ conventions (v1.41, ``gen_ai_latest_experimental`` names) and into the GenAI met
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from time import perf_counter
 from typing import Any
@@ -338,3 +339,27 @@ def sequence(value: Any) -> list[Any] | tuple[Any, ...]:
 def is_number(value: Any) -> bool:
     """An int or float that is not a bool (``True`` is no temperature)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# --- the conventions' message parts -----------------------------------------------------
+
+
+def text_part(content: Any) -> dict[str, Any]:
+    return {"type": "text", "content": content}
+
+
+def parse_arguments(arguments: Any) -> Any:
+    """Tool-call arguments as the JSON object they encode; the string itself if they do not."""
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except ValueError:
+            return arguments
+    return arguments
+
+
+def tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": "tool_call", "id": call_id, "name": name}
+    if arguments is not None:
+        part["arguments"] = parse_arguments(arguments)
+    return part

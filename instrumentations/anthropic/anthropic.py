@@ -79,6 +79,7 @@ from weave_agent.genai import (
 from weave_agent.genai import field as _get
 from weave_agent.genai import is_number as _num
 from weave_agent.genai import sequence as _seq
+from weave_agent.genai import text_part as _text
 from weave_agent.patcher import MultiPatcher, SymbolPatcher
 from weave_agent.streams import Accumulator
 
@@ -119,9 +120,6 @@ def _finish(reason: Any) -> str | None:
         return None
     return _FINISH.get(reason, reason)
 
-
-def _text(content: Any) -> dict[str, Any]:
-    return {"type": "text", "content": content}
 
 
 def _stream_classes() -> tuple[type, ...]:

@@ -46,7 +46,6 @@ provider and makes no span, so the agent traces).
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,9 +65,11 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
+    tool_call_part,
 )
 from weave_agent.genai import is_number as _num
 from weave_agent.genai import sequence as _seq
+from weave_agent.genai import text_part as _text
 from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
 from weave_agent.streams import Accumulator
 
@@ -161,26 +162,12 @@ def _usage(usage: Any, with_output: bool = True) -> Usage | None:
 # --- content: the conventions' message parts ----------------------------------------------
 
 
-def _text(content: Any) -> dict[str, Any]:
-    return {"type": "text", "content": content}
-
-
-def _arguments(arguments: Any) -> Any:
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except ValueError:
-            return arguments
-    return arguments
 
 
 def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
     if call_id == "null":  # the SDK's default when the server sent no id
         call_id = None
-    part: dict[str, Any] = {"type": "tool_call", "id": call_id, "name": name}
-    if arguments is not None:
-        part["arguments"] = _arguments(arguments)
-    return part
+    return tool_call_part(call_id, name, arguments)
 
 
 def _image(url: Any) -> dict[str, Any]:

@@ -39,7 +39,6 @@ with the MIME type and size).
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
 import wrapt
@@ -59,6 +58,8 @@ from weave_agent.genai import (
 from weave_agent.genai import field as _get
 from weave_agent.genai import is_number as _num
 from weave_agent.genai import sequence as _seq
+from weave_agent.genai import text_part as _text
+from weave_agent.genai import tool_call_part as _tool_call
 from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
 from weave_agent.streams import Accumulator
 
@@ -207,24 +208,7 @@ def _usage_responses(usage: Any) -> Usage | None:
 # --- content: the conventions' message parts ----------------------------------------------
 
 
-def _text(content: Any) -> dict[str, Any]:
-    return {"type": "text", "content": content}
 
-
-def _arguments(arguments: Any) -> Any:
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments)
-        except ValueError:
-            return arguments
-    return arguments
-
-
-def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": "tool_call", "id": call_id, "name": name}
-    if arguments is not None:
-        part["arguments"] = _arguments(arguments)
-    return part
 
 
 def _media(url: Any, modality: str) -> dict[str, Any]:
