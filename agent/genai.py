@@ -336,6 +336,34 @@ def sequence(value: Any) -> list[Any] | tuple[Any, ...]:
     return value if isinstance(value, (list, tuple)) else ()
 
 
+def server_of(url: Any) -> tuple[str | None, int | None]:
+    """``server.address`` and ``server.port`` of the URL a call goes to: a URL string or
+    an httpx-style URL object (``.host``/``.port``/``.scheme``); the scheme's default port
+    when none is written."""
+    if isinstance(url, str):
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(url)
+            host, port, scheme = parts.hostname, parts.port, parts.scheme
+        except ValueError:
+            return None, None
+    else:
+        host, port, scheme = getattr(url, "host", None), getattr(url, "port", None), getattr(url, "scheme", "https")
+    if not host:
+        return None, None
+    return host, port or {"https": 443, "http": 80}.get(scheme or "https")
+
+
+def stop_sequences(value: Any) -> list[str] | None:
+    """``gen_ai.request.stop_sequences`` from a request's stop value: one string or a list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and value:
+        return [str(s) for s in value]
+    return None
+
+
 def is_number(value: Any) -> bool:
     """An int or float that is not a bool (``True`` is no temperature)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -75,6 +75,8 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
+    server_of,
+    stop_sequences,
 )
 from weave_agent.genai import field as _get
 from weave_agent.genai import is_number as _num
@@ -160,11 +162,7 @@ def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, 
     address = port = provider = None
     if client is not None:
         provider = _provider(client)
-        url = getattr(client, "base_url", None)
-        host = getattr(url, "host", None)
-        if host:
-            address = host
-            port = getattr(url, "port", None) or (443 if getattr(url, "scheme", "https") == "https" else 80)
+        address, port = server_of(getattr(client, "base_url", None))
     return Request(model if isinstance(model, str) else None, attrs, content, address, port, provider)
 
 
@@ -653,9 +651,9 @@ class MessagesExtractor(Extractor):
                 value = extra.get(key)
             if _num(value):
                 attrs["gen_ai.request." + key] = value
-        stop = inputs.get("stop_sequences")
-        if isinstance(stop, (list, tuple)) and stop:
-            attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+        stop = stop_sequences(inputs.get("stop_sequences"))
+        if stop:
+            attrs["gen_ai.request.stop_sequences"] = stop
         if self.method == "stream":
             attrs["gen_ai.request.stream"] = True
         else:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
 
 import wrapt
 from opentelemetry.trace import Status, StatusCode
@@ -65,6 +64,8 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
+    server_of,
+    stop_sequences,
     tool_call_part,
 )
 from weave_agent.genai import is_number as _num
@@ -87,7 +88,6 @@ SDK_TELEMETRY_ENV = "MISTRAL_SDK_TELEMETRY"
 
 _FINISH = {"tool_calls": "tool_call"}
 _STREAM_CLASS_NAMES = frozenset(("EventStream", "EventStreamAsync"))
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 # --- small helpers ------------------------------------------------------------------
@@ -123,11 +123,7 @@ def _server(inputs: dict[str, Any], instance: Any) -> tuple[str | None, int | No
                 url = None
     if not isinstance(url, str) or not url:
         return None, None
-    try:
-        parts = urlsplit(url)
-        return parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
-    except ValueError:
-        return None, None
+    return server_of(url)
 
 
 def _sampling(inputs: dict[str, Any], attrs: dict[str, Any]) -> None:
@@ -143,11 +139,9 @@ def _sampling(inputs: dict[str, Any], attrs: dict[str, Any]) -> None:
         value = inputs.get(key)
         if _num(value):
             attrs[attr] = value
-    stop = inputs.get("stop")
-    if isinstance(stop, str):
-        attrs["gen_ai.request.stop_sequences"] = [stop]
-    elif isinstance(stop, (list, tuple)) and stop:
-        attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+    stop = stop_sequences(inputs.get("stop"))
+    if stop:
+        attrs["gen_ai.request.stop_sequences"] = stop
     n = inputs.get("n")
     if _num(n) and n != 1:
         attrs["gen_ai.request.choice.count"] = n

@@ -54,6 +54,8 @@ from weave_agent.genai import (
     Response,
     Usage,
     genai_op,
+    server_of,
+    stop_sequences,
 )
 from weave_agent.genai import field as _get
 from weave_agent.genai import is_number as _num
@@ -131,11 +133,7 @@ def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, 
     address = port = provider = None
     if client is not None:
         provider = _provider(client)
-        url = getattr(client, "base_url", None)
-        host = getattr(url, "host", None)
-        if host:
-            address = host
-            port = getattr(url, "port", None) or (443 if getattr(url, "scheme", "https") == "https" else 80)
+        address, port = server_of(getattr(client, "base_url", None))
     return Request(model if isinstance(model, str) else None, attrs, content, address, port, provider)
 
 
@@ -152,11 +150,9 @@ def _sampling(inputs: dict[str, Any], attrs: dict[str, Any], max_tokens_keys: tu
     seed = inputs.get("seed")
     if _num(seed):
         attrs["gen_ai.request.seed"] = seed
-    stop = inputs.get("stop")
-    if isinstance(stop, str):
-        attrs["gen_ai.request.stop_sequences"] = [stop]
-    elif isinstance(stop, (list, tuple)) and stop:
-        attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
+    stop = stop_sequences(inputs.get("stop"))
+    if stop:
+        attrs["gen_ai.request.stop_sequences"] = stop
     n = inputs.get("n")
     if _num(n) and n != 1:
         attrs["gen_ai.request.choice.count"] = n
