@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from _replay import OPENAI_URL, PLACEHOLDER_KEY, replay
+
 import weave_agent
 
 try:
@@ -36,7 +38,6 @@ weave_agent.init()  # a no-op when started by weave-run
 MODEL = "gpt-4o-mini"
 TOPIC = "otters"
 CASSETTE = Path(__file__).resolve().parent / "cassettes" / "langchain_chain.yaml"
-OPENAI_URL = "https://api.openai.com/v1"
 
 PROMPT = ChatPromptTemplate.from_messages(
     [("system", "You answer in one short sentence."), ("user", "Tell me a fact about {topic}.")]
@@ -47,48 +48,18 @@ def build_chain(model: ChatOpenAI) -> Any:
     return PROMPT | model | StrOutputParser()
 
 
-def replay(cassette: Path) -> Any:
-    """vcrpy in record mode ``none``: requests to api.openai.com are answered from the
-    cassette, and a request it does not hold fails instead of going out."""
-    try:
-        import vcr
-    except ImportError:
-        sys.exit("replaying the recording needs vcrpy: pip install vcrpy (or set OPENAI_API_KEY)")
-
-    def only_openai(request: Any) -> Any:
-        # Other traffic (an OTLP exporter, say) is not the recording's business.
-        return request if request.host == "api.openai.com" else None
-
-    recorder = vcr.VCR(
-        record_mode="none",
-        match_on=("method", "scheme", "host", "port", "path", "query"),
-        before_record_request=only_openai,
-    )
-    return recorder.use_cassette(str(cassette))
-
-
 def main() -> int:
     if os.environ.get("OPENAI_API_KEY"):
         print(build_chain(ChatOpenAI(model=MODEL, temperature=0)).invoke({"topic": TOPIC}))
         return 0
-    try:
-        shown = CASSETTE.relative_to(Path.cwd())
-    except ValueError:
-        shown = CASSETTE
-    print(
-        "langchain_chain: OPENAI_API_KEY is not set: replaying the HTTP recorded in %s (set it to call the API)"
-        % shown,
-        file=sys.stderr,
-    )
-    # The recording's host; the key is a placeholder that is never sent anywhere.
     model = ChatOpenAI(
         model=MODEL,
-        api_key="replay-only",  # type: ignore[arg-type]
+        api_key=PLACEHOLDER_KEY,  # type: ignore[arg-type]
         base_url=OPENAI_URL,
         temperature=0,
         max_retries=0,
     )
-    with replay(CASSETTE):
+    with replay(CASSETTE, "langchain_chain"):
         print(build_chain(model).invoke({"topic": TOPIC}))
     return 0
 

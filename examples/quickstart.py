@@ -18,7 +18,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+
+from _replay import OPENAI_URL, PLACEHOLDER_KEY, replay
 
 import weave_agent
 from weave_agent import op
@@ -34,7 +35,6 @@ MODEL = "gpt-4o-mini"
 QUESTION = "What is the capital of France?"
 FOLLOW_UP = "Now write a haiku about the sea."
 CASSETTE = Path(__file__).resolve().parent / "cassettes" / "quickstart.yaml"
-OPENAI_URL = "https://api.openai.com/v1"
 
 client: OpenAI | None = None  # set in main(): the real API with a key, else the recording
 
@@ -60,43 +60,14 @@ def answer(question: str) -> str:
     return "%s\n\n%s" % (text, haiku)
 
 
-def replay(cassette: Path) -> Any:
-    """vcrpy in record mode ``none``: requests to api.openai.com are answered from the
-    cassette in order, and a request it does not hold fails instead of going out."""
-    try:
-        import vcr
-    except ImportError:
-        sys.exit("replaying the recording needs vcrpy: pip install '.[quickstart]' (or set OPENAI_API_KEY)")
-
-    def only_openai(request: Any) -> Any:
-        # Other traffic (an OTLP exporter, say) is not the recording's business.
-        return request if request.host == "api.openai.com" else None
-
-    recorder = vcr.VCR(
-        record_mode="none",
-        match_on=("method", "scheme", "host", "port", "path", "query"),
-        before_record_request=only_openai,
-    )
-    return recorder.use_cassette(str(cassette))
-
-
 def main() -> int:
     global client
     if os.environ.get("OPENAI_API_KEY"):
         client = OpenAI()
         print(answer(QUESTION))
         return 0
-    try:
-        shown = CASSETTE.relative_to(Path.cwd())
-    except ValueError:
-        shown = CASSETTE
-    print(
-        "quickstart: OPENAI_API_KEY is not set: replaying the HTTP recorded in %s (set it to call the API)" % shown,
-        file=sys.stderr,
-    )
-    # The recording's host; the key is a placeholder that is never sent anywhere.
-    client = OpenAI(api_key="replay-only", base_url=OPENAI_URL, max_retries=0)
-    with replay(CASSETTE):
+    client = OpenAI(api_key=PLACEHOLDER_KEY, base_url=OPENAI_URL, max_retries=0)
+    with replay(CASSETTE, "quickstart"):
         print(answer(QUESTION))
     return 0
 
