@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from . import _log
+from . import _log, faults
 from ._version import __version__
 from .lifecycle import current_settings
 from .settings import Settings
@@ -191,6 +191,7 @@ def _setup() -> trace.Tracer:
             return _state.tracer
         s = current_settings()
         _state.settings = s
+        faults.configure(s.fault_injection)
         blocked = _block_stop_signals()  # the SDK's threads start here: they inherit the mask
         try:
             t = _setup_providers(s)
@@ -311,6 +312,7 @@ def use_providers(tracer_provider: Any, meter_provider: Any = None) -> None:
     with _state.lock:
         if _state.settings is None:
             _state.settings = current_settings()
+        faults.configure(_state.settings.fault_injection)
         _state.tracer = tracer_provider.get_tracer(SCOPE, __version__)
         meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
         _state.instruments = Instruments(meter, enabled=meter_provider is not None)
@@ -322,6 +324,7 @@ def reset() -> None:
         _state.tracer = None
         _state.instruments = None
         _state.settings = None
+        faults.configure(False)
 
 
 # --- flush, shutdown and exit ----------------------------------------------------------
