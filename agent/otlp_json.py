@@ -67,6 +67,11 @@ class OTLPJsonFileExporter(SpanExporter):
         self._pid = -1
         self._part = 0
         self.paths: list[str] = []
+        # The encoders are imported here, in the thread that sets the pipeline up, not by
+        # the first export on the batch processor's thread: an app that forks while that
+        # thread is inside the import leaves the child a module lock no thread will ever
+        # release, and the child's own first export would wait on it forever.
+        encode_spans([])
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
 

@@ -78,6 +78,9 @@ class _State:
         self.mp_hooked = False
         self.exit_done: threading.Event | None = None  # set when the last shutdown()'s flush ended
         self.flush_thread: threading.Thread | None = None
+        self.processor: Any = None  # export_health.CountingBatchSpanProcessor, when we made one
+        self.metric_endpoint = ""
+        self.metric_exporter: Any = None  # ours, when we made one (its HTTP session, after a fork)
 
 
 _state = _State()
@@ -152,6 +155,11 @@ def build_span_exporter(s: Settings) -> tuple[str, Any]:
             if s.headers:
                 kwargs["headers"] = s.headers
             return name, GrpcExporter(**kwargs)
+        # What ``requests`` imports on its first request, imported here rather than on the
+        # batch processor's thread: see ``OTLPJsonFileExporter.__init__`` for the fork trap.
+        import netrc  # noqa: F401
+        import shlex  # noqa: F401
+
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 
         kwargs = {}
@@ -248,12 +256,17 @@ def _setup_providers(s: Settings) -> trace.Tracer:
     provider = trace.get_tracer_provider()
     if isinstance(provider, ProxyTracerProvider):
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        from . import export_health
 
         provider = TracerProvider(resource=_resource(), sampler=_sampler(s), shutdown_on_exit=False)
         name, exporter = build_span_exporter(s)
         if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+            # Export failures are logged once per kind, an exporter that raises is
+            # contained, and spans lost to a full queue are counted (export_health).
+            guarded = export_health.GuardedSpanExporter(exporter, _describe(exporter).strip(" ()") or name)
+            _state.processor = export_health.CountingBatchSpanProcessor(guarded)
+            provider.add_span_processor(_state.processor)
         _state.tracer_provider, _state.span_exporter, _state.exporter_name = provider, exporter, name
         trace.set_tracer_provider(provider)
         _log.debug("tracing: exporter %s%s", name, _describe(exporter))
@@ -270,6 +283,13 @@ def _setup_providers(s: Settings) -> trace.Tracer:
             _state.meter_provider = meter_provider
     meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
     _state.instruments = Instruments(meter, enabled=metrics_on)
+    if _state.processor is not None:
+        from . import export_health
+
+        _state.processor.use_meter(meter)
+        export_health.install_log_filter(
+            {"trace": _describe(_state.span_exporter).strip(" ()"), "metric": _state.metric_endpoint}
+        )
     _register_exit()
     return provider.get_tracer(SCOPE, __version__)
 
@@ -304,6 +324,8 @@ def _own_meter_provider(s: Settings) -> Any:
         if s.endpoint:
             kwargs["endpoint"] = s.endpoint.rstrip("/") + "/v1/metrics"
         exporter = HttpMetricExporter(**kwargs)
+    _state.metric_endpoint = str(getattr(exporter, "_endpoint", "") or "")
+    _state.metric_exporter = exporter
     return MeterProvider(resource=_resource(), metric_readers=[PeriodicExportingMetricReader(exporter)], shutdown_on_exit=False)
 
 
@@ -441,7 +463,33 @@ def _after_fork_in_parent() -> None:
 
 def _after_fork_in_child() -> None:
     _after_fork_in_parent()
+    _own_http_connections()
     _hook_multiprocessing()
+
+
+def _own_http_connections() -> None:
+    """A forked child must not export over the keep-alive connections it inherited: parent
+    and child would write requests on one socket and read each other's answers, and one
+    request left hanging (a child killed mid-export) would hold the other's up to its
+    timeout. The child gets copies of the OTLP/HTTP sessions with fresh connection pools
+    (``copy`` of a ``requests`` adapter rebuilds its pool, taking no lock a thread of the
+    parent may have held); the inherited sockets stay the parent's."""
+    import copy
+
+    for exporter in (_state.span_exporter, _state.metric_exporter):
+        # ``exporter._session`` in older SDKs, ``exporter._client._transport._session`` in newer ones.
+        holders: tuple[Any, ...] = (exporter, getattr(getattr(exporter, "_client", None), "_transport", None))
+        for holder in holders:
+            session: Any = getattr(holder, "_session", None)
+            adapters = getattr(session, "adapters", None)
+            if not isinstance(adapters, dict):
+                continue
+            try:
+                fresh = copy.copy(session)
+                fresh.adapters = type(adapters)((prefix, copy.copy(a)) for prefix, a in adapters.items())
+                holder._session = fresh
+            except Exception:
+                pass
 
 
 def _hook_multiprocessing() -> None:
@@ -493,6 +541,9 @@ def _at_exit() -> None:
 
         end_all_open()  # streams still open at exit end with what they had
         shutdown()
+        from .export_health import report_drops
+
+        report_drops(_state.processor)
         _summary()
         _keep_ctrl_c_exit_status()
     except Exception:
