@@ -27,8 +27,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from . import _log, streams, telemetry
-from .serialize import to_json
+from . import _log, faults, streams, telemetry
+from .serialize import exception_attributes, to_json
 from .streams import Accumulator
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,8 +85,9 @@ class Call:
         try:
             error_type = self.spec.error_type(exc)
             span.set_attribute("error.type", error_type)
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+            description, exc_attributes = exception_attributes(exc)  # secret shapes removed
+            span.record_exception(exc, exc_attributes)
+            span.set_status(Status(StatusCode.ERROR, description))
             self.spec.on_error(self, exc, error_type, output)
         except Exception:
             _log.error_once("op-error:" + self.spec.name, "recording the error of %s failed", self.spec.name)
@@ -196,6 +197,8 @@ class GenericSpec(OpSpec):
         self.attributes = base
 
     def start(self, inputs: dict[str, Any], instance: Any = None) -> tuple[str, Mapping[str, Any] | None, Any]:
+        if faults.ON:
+            faults.fire("op.start")
         s = telemetry.settings()
         if s.capture_content == "no_content":
             return self.name, self.attributes, None
@@ -206,6 +209,8 @@ class GenericSpec(OpSpec):
         return self.name, attrs, None
 
     def on_end(self, call: Call, output: Any) -> None:
+        if faults.ON:
+            faults.fire("op.end")
         s = telemetry.settings()
         if s.capture_content == "no_content":
             return
@@ -337,8 +342,30 @@ def wrap_with_spec(fn: Any, spec: OpSpec) -> Any:
         wrapper = _async_wrapper(spec, binder)
     else:
         wrapper = _sync_wrapper(spec, binder)
-    wrapped = wrapt.FunctionWrapper(fn, wrapper)
+    wrapped = _OpWrapper(fn, wrapper)
     return wrapped
+
+
+class _BoundOpWrapper(wrapt.BoundFunctionWrapper):  # type: ignore[misc]
+    """``obj.method`` (or ``Class.method``) of a traced method pickles as a bound method
+    does: by reference to the object and the name (wrapt's proxies refuse to pickle)."""
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        owner = self._self_instance if self._self_instance is not None else self._self_owner
+        return getattr, (owner, self.__name__)
+
+
+class _OpWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A traced function pickles by reference, like the function it replaces, so that an
+    ``@op`` function can still be sent to a ``multiprocessing`` pool or ``ProcessPoolExecutor``
+    (the receiving process imports it, and gets the traced one)."""
+
+    __bound_function_wrapper__ = _BoundOpWrapper
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # A string means "the global of this name in the object's ``__module__``" (the
+        # wrapped function's): pickle looks it up and checks it is this very wrapper.
+        return self.__qualname__
 
 
 @overload

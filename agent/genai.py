@@ -26,7 +26,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from . import streams, telemetry
+from . import faults, streams, telemetry
 from .calls import Call, OpSpec, wrap_with_spec
 from .serialize import to_json
 
@@ -204,6 +204,8 @@ class GenAISpec(OpSpec):
         ex = self.extractor
         watcher = _note_sdk_span()
         on_span, on_event = _content_mode()
+        if faults.ON:
+            faults.fire("extractor.request")
         req = ex.request(inputs, instance, on_span or on_event)
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": ex.operation,
@@ -229,20 +231,30 @@ class GenAISpec(OpSpec):
         return name, attrs, _Meta(metric_attrs, event_content, watcher)
 
     def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
+        if faults.ON:
+            faults.fire("extractor.is_stream")
         return self.extractor.is_stream(inputs, result)
 
     def error_type(self, exc: BaseException) -> str:
+        if faults.ON:
+            faults.fire("extractor.error_type")
         return self.extractor.error_type(exc)
 
     def wrap_stream(self, result: Any, call: Call) -> Any:
+        if faults.ON:
+            faults.fire("extractor.wrap_stream")
         return self.extractor.wrap_stream(result, call, self.accumulator)
 
     def on_end(self, call: Call, output: Any) -> None:
+        if faults.ON:
+            faults.fire("extractor.response")
         self._record(call, self.extractor.response(output, self._capture()), None)
 
     def on_error(self, call: Call, exc: BaseException, error_type: str, output: Any) -> None:
         response = None
         if output is not None:
+            if faults.ON:
+                faults.fire("extractor.partial_response")
             response = self.extractor.partial_response(output, self._capture())
         self._record(call, response, error_type)
 
@@ -325,15 +337,28 @@ def genai_op(extractor: Extractor, accumulator: Any = None) -> Callable[[Any], A
 
 
 def field(obj: Any, key: str, default: Any = None) -> Any:
-    """A field of a request dict or of an SDK response model, alike."""
+    """A field of a request dict or of an SDK response model, alike. A user's dict subclass
+    is read with the builtin ``dict.get``, and a property or ``__getattr__`` that raises
+    reads as missing: odd request objects must not cost the call its span."""
     if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
+        return dict.get(obj, key, default)
+    try:
+        return getattr(obj, key, default)
+    except Exception:
+        return default
 
 
 def sequence(value: Any) -> list[Any] | tuple[Any, ...]:
-    """A request sequence, only when it is a list or tuple: never consume a user's iterator."""
-    return value if isinstance(value, (list, tuple)) else ()
+    """A request sequence, only when it is a list or tuple: never consume a user's iterator
+    (a subclass is copied with the builtin slice: its ``__iter__`` may raise or never end)."""
+    t = type(value)
+    if t is list or t is tuple:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, list):
+        return list.__getitem__(value, slice(None))
+    if isinstance(value, tuple):
+        return tuple.__getitem__(value, slice(None))
+    return ()
 
 
 def server_of(url: Any) -> tuple[str | None, int | None]:

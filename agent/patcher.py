@@ -17,6 +17,7 @@ trigger's hook would make every user pay for every part.
 
 from __future__ import annotations
 
+import sys
 from _thread import RLock
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -103,6 +104,10 @@ class SymbolPatcher(Patcher):
             raise ValueError("attribute_path must be a dotted path like 'Completions.create', got %r" % (attribute_path,))
         self._get_base_symbol = get_base_symbol
         self.attribute_path = attribute_path
+        # Split once, interned: ``getattr`` with a fresh string each patch leaves that
+        # string in CPython's type attribute cache (up to 4096 of them), which a
+        # patch/unpatch loop would see as growth.
+        self._parts = tuple(sys.intern(p) for p in attribute_path.split("."))
         self._make_new_value = make_new_value
         self._owner: Any = None
         self._attr: str = ""
@@ -122,7 +127,7 @@ class SymbolPatcher(Patcher):
         except Exception as exc:
             _log.debug("patch %s skipped: base symbol unavailable (%s: %s)", self.attribute_path, type(exc).__name__, exc)
             return None
-        *parents, attr = self.attribute_path.split(".")
+        *parents, attr = self._parts
         for part in parents:
             try:
                 obj = getattr(obj, part)

@@ -7,17 +7,27 @@ Why this shape:
   are evaluated) or by their class name.
 * Every string is capped, and so is the whole document, with a visible marker, and the
   result is always valid JSON: trace servers parse these attributes.
-* Secrets are removed twice: by key (``api_key``, ``authorization``, ...) while walking,
-  and by value shape (``sk-...``, ``Bearer ...``, AWS keys, JWTs) on the final text, so a
-  key pasted into a prompt does not leave either.
+* Secrets are removed twice: by key (``api_key``, ``authorization``, ``apiKey``, ...) while
+  walking, and by value shape (``sk-...``, ``Bearer ...``, AWS keys, JWTs) on each string
+  *before* it is cut (a key cut in two by the cap would no longer look like one, and its
+  first half would leave) and again on the final text, so a key pasted into a prompt does
+  not leave either. Exception messages and tracebacks get the same shape redaction.
+* Walking never lets a user object break or hang the call: builtin containers are read
+  through the builtin methods (a subclass's ``items``/``__iter__``/``__len__`` is never
+  called), attributes are read without ``__getattr__``, anything that still raises becomes
+  a ``{"_type": ..., "_error": ...}`` placeholder.
+* The text is always encodable as UTF-8 (lone surrogates become U+FFFD): one unencodable
+  attribute would make the OTLP exporter drop the whole batch it is in.
 """
 
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import math
 import re
+import traceback
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -33,6 +43,9 @@ _SECRET_KEYS = frozenset(
     }
 )
 _SECRET_SUFFIXES = ("_api_key", "-api-key", "_secret", "-secret", "_password", "_token", "-token", "secret_key")
+# camelCase keys (``apiKey``, ``accessToken``, ``clientSecret``), lower-cased.
+_SECRET_CAMEL_SUFFIXES = ("apikey", "accesstoken", "authtoken", "refreshtoken", "sessiontoken", "idtoken",
+                          "clientsecret", "secretkey", "privatekey", "password")
 
 _SECRET_VALUE = re.compile(
     r"(?:sk-(?:ant-|proj-|svcacct-)?[A-Za-z0-9_\-]{16,})"
@@ -46,11 +59,15 @@ _SECRET_VALUE = re.compile(
 
 _MAX_DEPTH = 24
 _MAX_ITEMS = 1000
+# Redaction looks this far past the cut: a key that starts before the cut is seen whole
+# (or at least its first 512 characters, which still match), so no prefix of it survives.
+_REDACT_MARGIN = 512
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_secret_key(key: str) -> bool:
     k = key.lower()
-    return k in _SECRET_KEYS or k.endswith(_SECRET_SUFFIXES)
+    return k in _SECRET_KEYS or k.endswith(_SECRET_SUFFIXES) or k.endswith(_SECRET_CAMEL_SUFFIXES)
 
 
 def redact_text(text: str) -> str:
@@ -62,6 +79,56 @@ def cap(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + TRUNCATED.format(len(text) - limit)
+
+
+def redact_and_cap(text: str, limit: int) -> str:
+    """``text`` with secret shapes removed, then cut at ``limit``; reads only the first
+    ``limit`` + 512 characters, so a 10 MB prompt costs what a 32 KB one does."""
+    if len(text) <= limit:
+        return redact_text(text)
+    window = redact_text(text[: limit + _REDACT_MARGIN])
+    if len(window) <= limit and len(text) <= limit + _REDACT_MARGIN:
+        return window  # redaction alone brought it under the limit: nothing is cut
+    kept = window[:limit]
+    return kept + TRUNCATED.format(len(text) - len(kept))
+
+
+def encodable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: lone surrogates (from ``surrogateescape`` decoding,
+    broken JSON, sliced emoji in UTF-16 data) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def exception_attributes(exc: BaseException) -> tuple[str, dict[str, str]]:
+    """(status description, ``record_exception`` attributes) for ``exc``, secret shapes
+    removed: an SDK or user error that quotes the key it was given (``invalid key
+    sk-...``) must not carry it out in ``exception.message``/``exception.stacktrace``."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable %s>" % type(exc).__name__
+    try:
+        stack = "".join(traceback.format_exception(exc))
+    except Exception:
+        stack = "%s: %s" % (type(exc).__qualname__, message)
+    message = encodable(redact_text(message))
+    return "%s: %s" % (type(exc).__name__, message), {
+        "exception.message": message,
+        "exception.stacktrace": encodable(redact_text(stack)),
+    }
+
+
+def _plain(value: Any, name: str) -> Any:
+    """An attribute as stored on the object (``__dict__``, a slot), never through a user
+    ``__getattr__``/``__getattribute__``; ``None`` when there is none."""
+    try:
+        return object.__getattribute__(value, name)
+    except Exception:
+        return None
 
 
 class _Walker:
@@ -76,7 +143,7 @@ class _Walker:
             return value
         t = type(value)
         if t is str:
-            return cap(value, self.limit)
+            return redact_and_cap(value, self.limit)
         if t is int:
             return value
         if t is float:
@@ -84,11 +151,11 @@ class _Walker:
         if isinstance(value, enum.Enum):
             return self.walk(value.value, depth)
         if isinstance(value, str):
-            return cap(str.__str__(value), self.limit)
-        if isinstance(value, int):
-            return int(value)
+            return redact_and_cap(str.__str__(value), self.limit)
+        if isinstance(value, int):  # the builtin conversions: a subclass's __int__ may raise
+            return int.__int__(value)
         if isinstance(value, float):
-            return self.walk(float(value), depth)
+            return self.walk(float.__float__(value), depth)
         if isinstance(value, (bytes, bytearray, memoryview)):
             return {"type": "bytes", "size": len(value)}
         if depth >= _MAX_DEPTH:
@@ -99,58 +166,80 @@ class _Walker:
         self.seen.add(ident)
         try:
             return self._container(value, depth + 1)
+        except Exception as exc:  # a user object that fought back: describe it, go on
+            return {"_type": type(value).__name__, "_error": type(exc).__name__}
         finally:
             self.seen.discard(ident)
 
     def _container(self, value: Any, depth: int) -> Any:
+        # Builtin methods, not the value's: a subclass may override items/__iter__/__len__
+        # to raise, lie or never end.
         if isinstance(value, dict):
             out = {}
-            for i, (k, v) in enumerate(value.items()):
-                if i >= _MAX_ITEMS:
-                    out["…"] = "%d more items" % (len(value) - _MAX_ITEMS)
-                    break
-                key = k if isinstance(k, str) else self._key(k)
+            size = dict.__len__(value)
+            for k, v in itertools.islice(dict.items(value), _MAX_ITEMS):
+                key = k if type(k) is str else self._key(k)
                 out[key] = REDACTED if is_secret_key(key) else self.walk(v, depth)
+            if size > _MAX_ITEMS:
+                out["…"] = "%d more items" % (size - _MAX_ITEMS)
             return out
-        if isinstance(value, (list, tuple, set, frozenset)):
-            items = value if isinstance(value, (list, tuple)) else list(value)
-            out_list = [self.walk(v, depth) for v in items[:_MAX_ITEMS]]
-            if len(items) > _MAX_ITEMS:
-                out_list.append("…%d more items" % (len(items) - _MAX_ITEMS))
+        if isinstance(value, (list, tuple)):
+            size = list.__len__(value) if isinstance(value, list) else tuple.__len__(value)
+            head = list.__getitem__(value, slice(0, _MAX_ITEMS)) if isinstance(value, list) \
+                else tuple.__getitem__(value, slice(0, _MAX_ITEMS))
+            out_list = [self.walk(v, depth) for v in head]
+            if size > _MAX_ITEMS:
+                out_list.append("…%d more items" % (size - _MAX_ITEMS))
+            return out_list
+        if isinstance(value, (set, frozenset)):
+            size = set.__len__(value) if isinstance(value, set) else frozenset.__len__(value)
+            it = set.__iter__(value) if isinstance(value, set) else frozenset.__iter__(value)
+            out_list = [self.walk(v, depth) for v in itertools.islice(it, _MAX_ITEMS)]
+            if size > _MAX_ITEMS:
+                out_list.append("…%d more items" % (size - _MAX_ITEMS))
             return out_list
         # numpy-like arrays and scalars: small ones as lists, large ones as a summary.
         shape = getattr(type(value), "shape", None) is not None and getattr(value, "shape", None)
         if shape is not None and shape is not False and hasattr(value, "tolist"):
-            size = getattr(value, "size", None)
-            if isinstance(size, int) and size > _MAX_ITEMS:
+            n = getattr(value, "size", None)
+            if isinstance(n, int) and n > _MAX_ITEMS:
                 return {"type": type(value).__name__, "shape": list(shape), "dtype": str(getattr(value, "dtype", ""))}
             return self.walk(value.tolist(), depth)
         # dataclasses, pydantic models and plain objects: their stored public fields.
-        fields = getattr(value, "__dict__", None)
+        fields = _plain(value, "__dict__")
         if isinstance(fields, dict):
             out = {"_type": type(value).__name__}
-            for k, v in fields.items():
-                if isinstance(k, str) and not k.startswith("_"):
+            for k, v in itertools.islice(dict.items(fields), _MAX_ITEMS):
+                if type(k) is str and not k.startswith("_"):
                     out[k] = REDACTED if is_secret_key(k) else self.walk(v, depth)
-            extra = getattr(value, "__pydantic_extra__", None)
+            extra = _plain(value, "__pydantic_extra__")
             if isinstance(extra, dict):
-                for k, v in extra.items():
-                    out[k] = REDACTED if is_secret_key(str(k)) else self.walk(v, depth)
+                for k, v in itertools.islice(dict.items(extra), _MAX_ITEMS):
+                    key = k if type(k) is str else self._key(k)
+                    out[key] = REDACTED if is_secret_key(key) else self.walk(v, depth)
             return out
         slots = getattr(type(value), "__slots__", None)
         if slots:
             out = {"_type": type(value).__name__}
+            missing = object()
             for k in (slots,) if isinstance(slots, str) else slots:
-                if not k.startswith("_") and hasattr(value, k):
-                    out[k] = REDACTED if is_secret_key(k) else self.walk(getattr(value, k), depth)
+                if isinstance(k, str) and not k.startswith("_"):
+                    try:
+                        v = object.__getattribute__(value, k)
+                    except AttributeError:  # an unset slot
+                        v = missing
+                    if v is not missing:
+                        out[k] = REDACTED if is_secret_key(k) else self.walk(v, depth)
             return out
         return {"_type": type(value).__name__}
 
     def _key(self, key: Any) -> str:
-        if isinstance(key, (int, float, bool)) or key is None:
-            return json.dumps(key)
+        if isinstance(key, str):
+            return str.__str__(key)
         if isinstance(key, enum.Enum):
-            return str(key.value)
+            return self._key(key.value)
+        if isinstance(key, (int, float)) or key is None:
+            return json.dumps(self.walk(key))
         return "<%s>" % type(key).__qualname__
 
 
@@ -186,4 +275,4 @@ def to_json(value: Any, limit: int = 32768) -> str:
 
 def _dump(value: Any, string_cap: int) -> str:
     text = json.dumps(to_jsonable(value, string_cap), ensure_ascii=False, separators=(",", ":"))
-    return redact_text(text)
+    return encodable(redact_text(text))

@@ -23,7 +23,7 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from . import _log
+from . import _log, faults
 
 if TYPE_CHECKING:
     from .calls import Call
@@ -99,6 +99,8 @@ class StreamState:
         step = self.step
         if step is not None:
             try:
+                if faults.ON:
+                    faults.fire("accumulator.step")
                 self.state = step(self.state, chunk)
             except Exception:
                 self.step_failed()
@@ -118,6 +120,8 @@ class StreamState:
         call = self.call
         output = None
         try:
+            if faults.ON:
+                faults.fire("accumulator.finish")
             output = self.finish(self.state) if self.finish is not None else self.state
         except Exception:
             _log.error_once("accumulate-finish:" + call.spec.name, "finishing the stream output of %s failed", call.spec.name)
@@ -201,6 +205,10 @@ class _Proxy(wrapt.ObjectProxy):  # type: ignore[misc]
     """What every stream proxy shares: its ``StreamState``, and ending the span when the
     proxy is garbage-collected before the stream ended."""
 
+    # A manager that handed its stream out (``__enter__``) no longer owns the span: the app
+    # may drop the manager and keep reading the stream (``s = mgr.__enter__()``).
+    _self_handed_off = False
+
     def __init__(self, wrapped: Any, st: StreamState) -> None:
         super().__init__(wrapped)
         self._self_st = st
@@ -210,7 +218,7 @@ class _Proxy(wrapt.ObjectProxy):  # type: ignore[misc]
             st = self._self_st
         except Exception:
             return
-        if not st.done:
+        if not st.done and not self._self_handed_off:
             try:
                 st.end(GARBAGE_COLLECTED)
             except Exception:
@@ -236,6 +244,12 @@ def _close_then_end(method: Callable[[], Any], st: StreamState) -> Any:
         return awaiting()
     st.end(CLOSED)
     return result
+
+
+def _not_a_manager(wrapped: Any, kind: str) -> TypeError:
+    """What ``with`` raises for the wrapped stream itself when it is no context manager (a
+    generator): the proxy has the methods, and the app must not see an AttributeError instead."""
+    return TypeError("%r object does not support the %scontext manager protocol" % (type(wrapped).__name__, kind))
 
 
 class StreamProxy(_Proxy):
@@ -265,6 +279,8 @@ class StreamProxy(_Proxy):
         step = st.step
         if step is not None:
             try:
+                if faults.ON:
+                    faults.fire("accumulator.step")
                 st.state = step(st.state, chunk)
             except Exception:
                 st.step_failed()
@@ -277,6 +293,8 @@ class StreamProxy(_Proxy):
             self._self_st.end(CLOSED)
 
     def __enter__(self) -> Any:
+        if not hasattr(type(self.__wrapped__), "__enter__"):
+            raise _not_a_manager(self.__wrapped__, "")
         entered = self.__wrapped__.__enter__()
         return self if entered is self.__wrapped__ else entered
 
@@ -314,6 +332,8 @@ class AsyncStreamProxy(_Proxy):
         step = st.step
         if step is not None:
             try:
+                if faults.ON:
+                    faults.fire("accumulator.step")
                 st.state = step(st.state, chunk)
             except Exception:
                 st.step_failed()
@@ -326,6 +346,8 @@ class AsyncStreamProxy(_Proxy):
         return _close_then_end(self.__wrapped__.aclose, self._self_st)
 
     async def __aenter__(self) -> Any:
+        if not hasattr(type(self.__wrapped__), "__aenter__"):
+            raise _not_a_manager(self.__wrapped__, "asynchronous ")
         entered = await self.__wrapped__.__aenter__()
         return self if entered is self.__wrapped__ else entered
 
@@ -357,6 +379,7 @@ class ManagerProxy(_Proxy):
         otel_context.detach(token)
         st.source = entered
         if hasattr(type(entered), "__next__") or hasattr(type(entered), "__iter__"):
+            self._self_handed_off = True
             return StreamProxy(entered, st)
         return entered
 
@@ -382,6 +405,7 @@ class AsyncManagerProxy(_Proxy):
         otel_context.detach(token)
         st.source = entered
         if hasattr(type(entered), "__anext__") or hasattr(type(entered), "__aiter__"):
+            self._self_handed_off = True
             return AsyncStreamProxy(entered, st)
         return entered
 

@@ -83,6 +83,7 @@ from weave_agent.genai import is_number as _num
 from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.patcher import MultiPatcher, SymbolPatcher
+from weave_agent.serialize import exception_attributes
 from weave_agent.streams import Accumulator
 
 MESSAGES_MODULE = "anthropic.resources.messages.messages"
@@ -713,8 +714,9 @@ class _Spec(GenAISpec):
         span = call.span
         error_type = self.error_type(exc)
         span.set_attribute("error.type", error_type)
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+        description, exc_attributes = exception_attributes(exc)  # secret shapes removed
+        span.record_exception(exc, exc_attributes)
+        span.set_status(Status(StatusCode.ERROR, description))
         self.on_error(call, exc, error_type, output)
 
 
@@ -774,7 +776,7 @@ class _Target:
         try:
             obj: Any = importlib.import_module(self.module)
             for part in self.path.split("."):
-                obj = getattr(obj, part)
+                obj = getattr(obj, sys.intern(part))  # a fresh name would stay in the type cache
         except Exception:
             return False
         return True

@@ -47,17 +47,23 @@ leaves unread), so the LangChain span records the usage LangChain reports; no SD
 model whose SDK is not instrumented), so the LangChain span records usage and both the
 duration and token metrics. The duration metric is the SDK span's whenever there is one.
 
-Streams: a run started inside a generator (``stream``) attaches in the consumer's
-context, so the run's span is current there between chunks until the run ends (then it is
-detached); runs LangChain starts in a row in one context (``RunnableSequence.batch``
-starts every item's root run before running them) are detached in reverse as the last
-one ends, and a run LangChain gives no parent is parented to the context outside every
+Streams: a run started inside a generator (``stream``/``astream``) would attach in the
+context of the app iterating it, leaving its span current there between chunks. So the
+root run of a stream (a chain, a graph) is not attached at all (LangChain runs its steps in
+a copy of the context and names every child's parent), and a model's run is attached only
+until its first chunk (``on_llm_new_token``): the SDK call has nested under it by then.
+A stream the app stops reading (``GeneratorExit``) ends its run with
+``weave_agent.stream.end_reason`` ``closed``, not as an error. Runs LangChain starts in a
+row in one context (``RunnableSequence.batch`` starts every item's root run before running
+them) are detached in reverse as the last one ends, and a run LangChain gives no parent is parented to the context outside every
 LangChain run, never to a sibling whose span happens to be current.
 """
 
 from __future__ import annotations
 
 import contextvars
+import inspect
+import sys
 import threading
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -72,7 +78,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from weave_agent import _log, genai, telemetry
 from weave_agent.patcher import Patcher
-from weave_agent.serialize import to_json, to_jsonable
+from weave_agent.serialize import exception_attributes, to_json, to_jsonable
 
 HIDDEN_TAG = "langsmith:hidden"
 
@@ -247,8 +253,9 @@ def _usage(generations: Sequence[Any], llm_output: Any) -> genai.Usage | None:
 
 def _end_error(span: Any, error: BaseException) -> None:
     span.set_attribute("error.type", type(error).__qualname__)
-    span.record_exception(error)
-    span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(error).__name__, error)))
+    description, exc_attributes = exception_attributes(error)  # secret shapes removed
+    span.record_exception(error, exc_attributes)
+    span.set_status(Status(StatusCode.ERROR, description))
 
 
 def _reset(token: Any) -> bool:
@@ -266,6 +273,8 @@ def _detach(run: _Run) -> None:
     """Detach the run's context if (and only if) it is the current one, then any ended run's
     context that this uncovers; otherwise keep the run pending (bounded)."""
     with _lock:
+        if run.token is None:  # detached already (a stream handed out its first chunk)
+            return
         if otel_context.get_current() is not run.ctx or not _reset(run.token):
             if run.token is not None:
                 _pending[id(run.ctx)] = run
@@ -283,6 +292,24 @@ def _detach(run: _Run) -> None:
             _attached.pop(below.span_id, None)
             if not _reset(below.token):
                 break
+
+
+_GENERATOR_FLAGS = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR
+
+
+def _called_from_generator() -> bool:
+    """Whether the code that started this callback (the first frame outside LangChain's
+    callback managers and this module) is a generator: ``Runnable.stream``/``transform``,
+    LangGraph's ``Pregel.stream``."""
+    frame: Any = sys._getframe(1)
+    for _ in range(32):
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__", "")
+        if module != __name__ and not module.startswith("langchain_core.callbacks"):
+            return bool(frame.f_code.co_flags & _GENERATOR_FLAGS)
+        frame = frame.f_back
+    return False
 
 
 def _outer() -> Any:
@@ -325,6 +352,7 @@ class WeaveAgentTracer(BaseCallbackHandler):
         kind: str,
         span_kind: SpanKind,
         attributes: dict[str, Any],
+        attach: bool = True,
     ) -> _Run | None:
         with _lock:
             if run_id in _runs or run_id in _hidden:
@@ -339,8 +367,9 @@ class WeaveAgentTracer(BaseCallbackHandler):
             ctx = trace.set_span_in_context(span, parent_ctx)
             run = _Run(span, ctx, outer, kind, parent, name)
             _runs[run_id] = run
-            _attached[run.span_id] = run
-            run.token = otel_context.attach(ctx)
+            if attach:
+                _attached[run.span_id] = run
+                run.token = otel_context.attach(ctx)
         return run
 
     def _pop(self, run_id: UUID) -> _Run | None:
@@ -395,7 +424,11 @@ class WeaveAgentTracer(BaseCallbackHandler):
             attrs["input.mime_type"] = "application/json"
         if is_node:
             self._mark_workflow(parent_run_id)
-        self._start(run_id, parent_run_id, name, "chain", SpanKind.INTERNAL, attrs)
+        # The root run of a ``stream()``/``astream()`` starts inside the generator the app
+        # iterates: attaching there would leave its span current in the app between chunks.
+        # LangChain runs the steps in a copy of the context and gives children their parent.
+        attach = parent_run_id is not None or not _called_from_generator()
+        self._start(run_id, parent_run_id, name, "chain", SpanKind.INTERNAL, attrs, attach)
 
     def _mark_workflow(self, graph_run_id: UUID | None) -> None:
         """The run whose children are LangGraph nodes is the graph: ``invoke_workflow``."""
@@ -441,9 +474,16 @@ class WeaveAgentTracer(BaseCallbackHandler):
         run = self._pop(run_id)
         if run is None:
             return
-        _end_error(run.span, error)
+        error_type: str | None = type(error).__qualname__
+        if isinstance(error, GeneratorExit):
+            # LangChain reports a stream the app stopped reading (``break``, ``close()``, the
+            # generator collected) as an error; it is an early end, as for SDK streams.
+            error_type = None
+            run.span.set_attributes({"weave_agent.stream.end_reason": "closed", "weave_agent.stream.complete": False})
+        else:
+            _end_error(run.span, error)
         if run.kind == "llm" and not genai.sdk_span_seen(run.span)[0]:
-            self._record_metrics(run, None, type(error).__qualname__)
+            self._record_metrics(run, None, error_type)
         run.span.end()
 
     # --- chat models and LLMs ----------------------------------------------------------
@@ -535,6 +575,24 @@ class WeaveAgentTracer(BaseCallbackHandler):
             run.metric_attributes = metric_attrs
             run.on_event = content if on_event else None
             genai.watch_for_sdk_span(run.span)
+
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                         **kwargs: Any) -> None:
+        self._guard("llm token", self._streaming, run_id)
+
+    def _streaming(self, run_id: UUID) -> None:
+        """LangChain calls this just before it yields a chunk to whoever iterates the model's
+        stream. The run's context was attached at its start in that consumer's context (the
+        generator runs in it), so that the SDK call nests under the run; the SDK stream is
+        open now, so detach it: between chunks the consumer must see its own current span
+        (its spans must not nest under ours, nor its detaches go out of order)."""
+        run = _runs.get(run_id)
+        if run is None or run.token is None or otel_context.get_current() is not run.ctx:
+            return
+        with _lock:
+            if run.token is not None and _reset(run.token):
+                run.token = None
+                _attached.pop(run.span_id, None)
 
     def on_llm_end(self, response: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
         self._guard("llm end", self._llm_end, response, run_id)
