@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -85,6 +86,16 @@ def run_json(argv: Sequence[str], env: Mapping[str, str], cwd: str | None = None
     if not out:
         raise RuntimeError(f"child printed nothing: {' '.join(argv[:3])}")
     return json.loads(out[-1])
+
+
+def wall_and_cpu(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
+    """``wall_time`` of one child, and the child's user+sys CPU seconds (an exec'd
+    command is the same process, so they count too). CPU time hardly moves when other
+    work shares the machine; wall clock does."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = wall_time(argv, env, cwd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def interleave(
@@ -276,6 +287,15 @@ def machine() -> dict:
     return info
 
 
+def result_head(benchmark: str, quick: bool, command: str, elapsed: float, machine_info: dict, **extra: object) -> dict:
+    """The first keys of a benchmark's JSON: what ran, how long, where, the load at its end."""
+    head = {"benchmark": benchmark, "quick": quick, "command": command, "elapsed_s": elapsed}
+    head.update(extra)
+    head["load_avg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    head["machine"] = machine_info
+    return head
+
+
 def write_json(path: str, payload: object) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
@@ -283,4 +303,44 @@ def write_json(path: str, payload: object) -> str:
         json.dump(payload, f, indent=2, sort_keys=False)
         f.write("\n")
     os.replace(tmp, path)
+    return path
+
+
+def markdown_table(figures: list[dict]) -> str:
+    fmt = _fmt
+    out = [
+        "| figure | baseline | variant | added [95% CI] | ratio | target | result |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for f in figures:
+        u = f["unit"]
+        lo, hi = f["diff_ci95"]
+        out.append(
+            f"| {f['name']} | {fmt(f['baseline']['median'], u)} | {fmt(f['variant']['median'], u)} "
+            f"| {fmt(f['diff'], u)} [{fmt(lo)}, {fmt(hi)}] | {f['ratio']:.2f} "
+            f"| {_target_text(f)} | {f['result'] or 'info'} |"
+        )
+    return "\n".join(out)
+
+
+def write_docs_section(path: str, begin: str, end: str, section: str) -> str:
+    if os.path.exists(path):
+        with open(path) as f:
+            text = f.read()
+    else:
+        text = (
+            "# Benchmarks\n\n"
+            "Figures from the commands in `bench/` (see `bench/README.md` for how they are taken). "
+            "Each section is written by its benchmark and names its machine, versions, command and date; "
+            "it is replaced whole on the next full run.\n"
+        )
+    block = f"{begin}\n{section.strip()}\n{end}"
+    b, e = text.find(begin), text.find(end)
+    if b != -1 and e > b:
+        text = text[:b] + block + text[e + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
     return path

@@ -28,12 +28,9 @@ section of docs/benchmarks.md (full runs only).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import resource
 import shlex
-import shutil
 import statistics
 import subprocess
 import sys
@@ -43,12 +40,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _stats
+import _venvs
 from finder import parse_importtime, subtree
 
 REPO = os.path.dirname(_stats.HERE)
 VENV = os.path.join(_stats.HERE, ".venvs", "startup")
 REQUIREMENTS = os.path.join(_stats.HERE, "requirements-startup.txt")
-STAMP = os.path.join(VENV, "weave-bench-stamp.json")
 DOCS = os.path.join(REPO, "docs", "benchmarks.md")
 DOCS_BEGIN, DOCS_END = "<!-- startup:begin -->", "<!-- startup:end -->"
 # The -X importtime blocks docs/benchmarks.md keeps (stdout and the JSON have them all).
@@ -71,10 +68,6 @@ VERSIONS_OF = (
     "pip",
     "setuptools",
 )
-
-# The repository snapshot pip installs: everything but these (at the top) and caches.
-SNAPSHOT_SKIP_TOP = frozenset({"bench", "tests", "docs", "examples", "build", "dist", "weave-traces"})
-SNAPSHOT_SKIP_ANY = frozenset({"__pycache__"})
 
 # Environment variables every variant gets (the same for all, so only PYTHONPATH differs).
 EXPORTERS_OFF = {
@@ -164,89 +157,10 @@ IMPORTTIME_HEADER = "import time: self [us] | cumulative | imported package"
 # --------------------------------------------------------------------------- the venv
 
 
-def _sha256_file(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def _snapshot_files() -> list[str]:
-    """The repository files a non-editable install is built from (relative paths)."""
-    files = []
-    for dirpath, dirnames, filenames in os.walk(REPO):
-        rel = os.path.relpath(dirpath, REPO)
-        top = rel == "."
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in SNAPSHOT_SKIP_ANY
-            and not d.endswith(".egg-info")
-            and not (top and (d.startswith(".") or d in SNAPSHOT_SKIP_TOP))
-        )
-        for name in sorted(filenames):
-            if name.endswith((".pyc", ".pyo")) or (top and name.startswith(".")):
-                continue
-            files.append(os.path.normpath(os.path.join(rel, name)))
-    return files
-
-
-def _source_hash(files: list[str]) -> str:
-    h = hashlib.sha256()
-    for rel in files:
-        h.update(rel.encode() + b"\0")
-        with open(os.path.join(REPO, rel), "rb") as f:
-            h.update(f.read())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _pip(python: str, *args: str) -> None:
-    argv = [python, "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(argv[:6])} ... failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-
-
 def ensure_venv(rebuild: bool) -> dict:
     """Create ``bench/.venvs/startup`` unless its stamp matches the requirements file and
     this interpreter; reinstall only the repository when its source changed."""
-    t0 = time.perf_counter()
-    python = os.path.join(VENV, "bin", "python")
-    want = {
-        "requirements_sha256": _sha256_file(REQUIREMENTS),
-        "base_python": f"{getattr(sys, '_base_executable', sys.executable)} {sys.version}",
-    }
-    files = _snapshot_files()
-    source = _source_hash(files)
-    stamp: dict = {}
-    if os.path.exists(STAMP) and os.path.exists(python):
-        with open(STAMP) as f:
-            stamp = json.load(f)
-    reuse = not rebuild and all(stamp.get(k) == v for k, v in want.items())
-    if reuse and stamp.get("source_sha256") == source:
-        return {"action": "reused", "seconds": time.perf_counter() - t0, "python": python}
-    with tempfile.TemporaryDirectory(prefix="weave-bench-src-") as tmp:
-        src = os.path.join(tmp, "weave-agent")
-        for rel in files:
-            os.makedirs(os.path.join(src, os.path.dirname(rel)), exist_ok=True)
-            shutil.copy2(os.path.join(REPO, rel), os.path.join(src, rel))
-        if reuse:
-            action = "repository reinstalled (source changed)"
-            print(f"{VENV}: {action}", flush=True)
-            _pip(python, "install", "-q", "--no-deps", "--force-reinstall", src)
-        else:
-            action = "created"
-            print(f"creating {VENV} (requirements or interpreter changed, or first run)", flush=True)
-            if os.path.exists(STAMP):
-                os.remove(STAMP)
-            subprocess.run(
-                [sys.executable, "-m", "venv", "--clear", "--upgrade-deps", VENV], check=True, capture_output=True
-            )
-            _pip(python, "install", "-q", src, "-r", REQUIREMENTS)
-    with open(STAMP, "w") as f:
-        json.dump(dict(want, source_sha256=source, time=time.strftime("%Y-%m-%dT%H:%M:%S%z")), f, indent=2)
-    return {"action": action, "seconds": time.perf_counter() - t0, "python": python}
+    return _venvs.ensure_venv(VENV, [REQUIREMENTS], rebuild, with_repo=True)
 
 
 # --------------------------------------------------------------------------- variants
@@ -314,23 +228,13 @@ def sanity(groups: dict, cwd: str) -> dict:
     return out
 
 
-def wall_and_cpu(argv: list[str], env: dict, cwd: str) -> tuple[float, float]:
-    """``_stats.wall_time`` of one child, and the child's user+sys CPU seconds (an exec'd
-    command is the same process, so they count too). CPU time hardly moves when other
-    work shares the machine; wall clock does."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = _stats.wall_time(argv, env, cwd)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def time_group(
     variants: dict, cwd: str, rounds: int, warmup: int, label: str, extra: dict | None = None
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list]]:
     """Wall clock and CPU time of every variant, interleaved: ``(wall, cpu, extra)``.
     ``extra`` callables (other samples that should see the same machine, e.g. the
     launcher's phases) join the rotation; their samples come back as they are."""
-    calls = {name: (lambda a=argv, e=env: wall_and_cpu(a, e, cwd)) for name, (argv, env) in variants.items()}
+    calls = {name: (lambda a=argv, e=env: _stats.wall_and_cpu(a, e, cwd)) for name, (argv, env) in variants.items()}
     samples = _stats.interleave(dict(calls, **(extra or {})), rounds, warmup=warmup, progress=label)
     wall = {name: [w for w, _ in samples[name]] for name in variants}
     cpu = {name: [c for _, c in samples[name]] for name in variants}
@@ -481,43 +385,11 @@ def git_dirty() -> bool | None:
 
 
 def markdown_table(figures: list[dict]) -> str:
-    fmt = _stats._fmt
-    out = [
-        "| figure | baseline | variant | added [95% CI] | ratio | target | result |",
-        "|---|---:|---:|---:|---:|---|---|",
-    ]
-    for f in figures:
-        u = f["unit"]
-        lo, hi = f["diff_ci95"]
-        out.append(
-            f"| {f['name']} | {fmt(f['baseline']['median'], u)} | {fmt(f['variant']['median'], u)} "
-            f"| {fmt(f['diff'], u)} [{fmt(lo)}, {fmt(hi)}] | {f['ratio']:.2f} "
-            f"| {_stats._target_text(f)} | {f['result'] or 'info'} |"
-        )
-    return "\n".join(out)
+    return _stats.markdown_table(figures)
 
 
 def write_docs(section: str) -> str:
-    if os.path.exists(DOCS):
-        with open(DOCS) as f:
-            text = f.read()
-    else:
-        text = (
-            "# Benchmarks\n\n"
-            "Figures from the commands in `bench/` (see `bench/README.md` for how they are taken). "
-            "Each section is written by its benchmark and names its machine, versions, command and date; "
-            "it is replaced whole on the next full run.\n"
-        )
-    block = f"{DOCS_BEGIN}\n{section.strip()}\n{DOCS_END}"
-    b, e = text.find(DOCS_BEGIN), text.find(DOCS_END)
-    if b != -1 and e > b:
-        text = text[:b] + block + text[e + len(DOCS_END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    os.makedirs(os.path.dirname(DOCS), exist_ok=True)
-    with open(DOCS, "w") as f:
-        f.write(text)
-    return DOCS
+    return _stats.write_docs_section(DOCS, DOCS_BEGIN, DOCS_END, section)
 
 
 def docs_section(
@@ -807,13 +679,7 @@ def main(argv: list[str] | None = None) -> int:
 
     elapsed = time.perf_counter() - started
     payload = {
-        "benchmark": "startup",
-        "quick": args.quick,
-        "command": command,
-        "elapsed_s": elapsed,
-        "waited_for_quiet_s": waited,
-        "load_avg_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "machine": machine,
+        **_stats.result_head("startup", args.quick, command, elapsed, machine, waited_for_quiet_s=waited),
         "config": {
             "venv": VENV,
             "venv_python": python,

@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import gc
 import inspect
-import json
 import logging
 import os
 import re
@@ -52,6 +51,18 @@ for _k in list(os.environ):
 
 import httpx2  # noqa: E402
 import wrapt  # noqa: E402
+from _mock_vendors import (  # noqa: E402
+    JSON_HEADERS,
+    MESSAGES,
+    QUESTION,
+    SSE_HEADERS,
+    STREAM_CHUNKS,
+    SYSTEM,
+    anthropic_bodies,
+    mistral_bodies,
+    mock_transport,
+    openai_bodies,
+)
 from _stats import RESULTS_DIR, compare, format_table, interleave, machine, write_json  # noqa: E402
 from opentelemetry import context, trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
@@ -77,127 +88,6 @@ PER_CALL_RAW_RATIO = 3.0
 PER_CHUNK_TARGET_US = 1.0
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 clock = time.process_time
-STREAM_CHUNKS = 1000
-
-# --- response bodies (built once, served as bytes) -----------------------------------------
-
-_WORDS = (
-    "The quick analysis shows that distributed tracing helps engineers understand latency, "
-    "errors and cost across services; each span records what happened, when, and why. "
-    "Sampling keeps volume manageable while preserving the traces that matter most."
-).split()
-
-
-def _tokens(n: int) -> list[str]:
-    """``n`` word-sized tokens (a leading space, as tokenizers produce them)."""
-    return [(" " if i else "") + _WORDS[i % len(_WORDS)] for i in range(n)]
-
-
-def _text(n: int) -> str:
-    return "".join(_tokens(n))
-
-
-def _sse(events: list[tuple[str | None, Any]]) -> bytes:
-    out = []
-    for event, data in events:
-        payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-        out.append(("event: %s\n" % event if event else "") + "data: %s\n\n" % payload)
-    return "".join(out).encode()
-
-
-JSON_HEADERS = {"content-type": "application/json"}
-SSE_HEADERS = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
-
-SYSTEM = "You are a concise assistant that explains observability concepts to engineers."
-QUESTION = "Explain in about 150 words why distributed tracing matters for LLM applications."
-
-
-def openai_bodies() -> tuple[bytes, bytes, int]:
-    cid, model, created = "chatcmpl-BENCHa1b2c3d4e5f6g7h8i9j0", "gpt-4o-mini-2024-07-18", 1795556979
-    usage = {
-        "prompt_tokens": 38, "completion_tokens": 200, "total_tokens": 238,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
-    }
-    body = {
-        "id": cid, "object": "chat.completion", "created": created, "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": _text(200), "refusal": None,
-                                             "annotations": []}, "logprobs": None, "finish_reason": "stop"}],
-        "usage": usage, "service_tier": "default", "system_fingerprint": "fp_560af6e559",
-    }
-
-    def chunk(delta: dict, finish: str | None = None, choices: bool = True, use: Any = None) -> dict:
-        return {
-            "id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "service_tier": "default", "system_fingerprint": "fp_560af6e559",
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}] if choices else [],
-            "usage": use,
-        }
-
-    # 1 role chunk + 997 content chunks + 1 finish chunk + 1 usage chunk = 1,000 chunks.
-    events: list[tuple[str | None, Any]] = [(None, chunk({"role": "assistant", "content": "", "refusal": None}))]
-    events += [(None, chunk({"content": t})) for t in _tokens(STREAM_CHUNKS - 3)]
-    events.append((None, chunk({}, "stop")))
-    events.append((None, chunk({}, choices=False, use=dict(usage, completion_tokens=997, total_tokens=1035))))
-    events.append((None, "[DONE]"))
-    return json.dumps(body).encode(), _sse(events), STREAM_CHUNKS
-
-
-def anthropic_bodies() -> tuple[bytes, bytes, int]:
-    mid, model = "msg_01BENCHXa1b2c3d4e5f6g7h8", "claude-sonnet-4-5-20250929"
-    usage = {"input_tokens": 38, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-             "output_tokens": 200, "service_tier": "standard"}
-    body = {"id": mid, "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": _text(200)}], "stop_reason": "end_turn",
-            "stop_sequence": None, "usage": usage}
-    start: dict[str, Any] = {"id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
-             "stop_reason": None, "stop_sequence": None, "usage": dict(usage, output_tokens=1)}
-    events: list[tuple[str | None, Any]] = [
-        ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0,
-                                 "content_block": {"type": "text", "text": ""}}),
-    ]
-    events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                        "delta": {"type": "text_delta", "text": t}})
-               for t in _tokens(STREAM_CHUNKS)]
-    events += [
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                           "usage": {"output_tokens": STREAM_CHUNKS}}),
-        ("message_stop", {"type": "message_stop"}),
-    ]
-    return json.dumps(body).encode(), _sse(events), STREAM_CHUNKS + 5
-
-
-def mistral_bodies() -> tuple[bytes, bytes, int]:
-    cid, model, created = "cf9f9cef277b9cf0c6fc54b4d418c9af", "mistral-small-latest", 1750000000
-    usage = {"prompt_tokens": 38, "total_tokens": 238, "completion_tokens": 200}
-    body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": _text(200), "tool_calls": None},
-                         "finish_reason": "stop"}], "usage": usage}
-
-    def chunk(delta: dict, finish: str | None = None, use: Any = None) -> dict:
-        c: dict = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-        if use is not None:
-            c["usage"] = use
-        return c
-
-    # 1 role chunk + 998 content chunks + 1 last chunk with finish reason and usage = 1,000.
-    events: list[tuple[str | None, Any]] = [(None, chunk({"role": "assistant", "content": ""}))]
-    events += [(None, chunk({"content": t})) for t in _tokens(STREAM_CHUNKS - 2)]
-    events.append((None, chunk({"content": "."}, "stop", {"prompt_tokens": 38, "total_tokens": 1037,
-                                                        "completion_tokens": 999})))
-    events.append((None, "[DONE]"))
-    return json.dumps(body).encode(), _sse(events), STREAM_CHUNKS
-
-
-def mock_transport(body: bytes, headers: dict[str, str]) -> httpx2.MockTransport:
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(200, headers=headers, content=body)
-
-    return httpx2.MockTransport(handler)
 
 
 # --- the vendors ------------------------------------------------------------------------------
@@ -237,9 +127,6 @@ class Vendor:
 
     async def astream(self) -> Any:
         raise NotImplementedError
-
-
-MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
 
 
 class OpenAIVendor(Vendor):
