@@ -23,6 +23,7 @@ Why this shape:
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import json
 import math
@@ -96,6 +97,8 @@ def redact_and_cap(text: str, limit: int) -> str:
 def encodable(text: str) -> str:
     """``text`` as UTF-8 can carry it: lone surrogates (from ``surrogateescape`` decoding,
     broken JSON, sliced emoji in UTF-16 data) become U+FFFD."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -248,6 +251,61 @@ def to_jsonable(value: Any, limit: int = 32768) -> Any:
     return _Walker(limit).walk(value)
 
 
+# The fast path: message content is nearly always plain JSON data that the extractors
+# built (exact dicts, lists, strings, numbers), small, with no secret-named key. One scan
+# checks that (no user code can run: only exact builtin types pass), the C encoder writes
+# it, and one redaction pass over its text gives the walker's very result several times
+# faster. Anything else (a user object, a subclass, NaN, a cycle, a secret-named key, more
+# than the walker's depth or item limits, a document over the size limit) takes the walker.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+# ``_SECRET_VALUE`` as it appears in encoded text: the whitespace after ``Bearer``/``Basic``
+# may have become an escape sequence (``\n``, ``\t``, ``\u000b``).
+_SECRET_VALUE_IN_JSON = re.compile(
+    _SECRET_VALUE.pattern.replace(r"\s+", r"(?:\s|\\[a-z]|\\u[0-9a-fA-F]{4})+")
+)
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_key_cached(key: str) -> bool:
+    """``is_secret_key``, remembered: content keys repeat ("role", "parts", "content")."""
+    return is_secret_key(key)
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    t = type(value)
+    if t is dict:
+        if depth >= _MAX_DEPTH or len(value) > _MAX_ITEMS:
+            return False
+        for k, v in value.items():
+            if type(k) is not str or _secret_key_cached(k):
+                return False
+            if type(v) not in _LEAF_TYPES and not _is_plain(v, depth + 1):
+                return False
+        return True
+    if t is list:
+        if depth >= _MAX_DEPTH or len(value) > _MAX_ITEMS:
+            return False
+        for v in value:
+            if type(v) not in _LEAF_TYPES and not _is_plain(v, depth + 1):
+                return False
+        return True
+    return t in _LEAF_TYPES
+
+
+def _plain_json(value: Any, limit: int) -> str | None:
+    """The fast path's text, or None when ``value`` needs the walker."""
+    if type(value) not in (dict, list) or not _is_plain(value, 0):
+        return None
+    try:
+        text = _ENCODE(value)
+    except (ValueError, RecursionError):  # NaN or infinity, a cycle
+        return None
+    if len(text) > limit:
+        return None
+    return encodable(_SECRET_VALUE_IN_JSON.sub(REDACTED, text))
+
+
 def to_json(value: Any, limit: int = 32768) -> str:
     """``value`` as a JSON string of at most about ``limit`` characters, secrets removed.
 
@@ -255,6 +313,13 @@ def to_json(value: Any, limit: int = 32768) -> str:
     proportion and the value walked again (twice at most). Always valid JSON: as a last
     resort the whole text is kept as one JSON string, cut, with the truncation marker.
     """
+    fast = _plain_json(value, limit)
+    if fast is not None:
+        return fast
+    return _walked_json(value, limit)
+
+
+def _walked_json(value: Any, limit: int) -> str:
     string_cap = limit
     text = _dump(value, string_cap)
     for _ in range(2):

@@ -156,3 +156,46 @@ def test_large_values_are_bounded_valid_json_with_marker():
 def test_large_collections_are_cut():
     doc = to_jsonable(list(range(5000)))
     assert len(doc) == 1001 and "more items" in doc[-1]
+
+
+# --- the fast path (C encoder + one redaction pass) gives the walker's result ------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from weave_agent import serialize  # noqa: E402
+
+_SECRETS = st.sampled_from([
+    "sk-" + "a1" * 12, "sk-ant-" + "Z9_" * 8, "Bearer abcdefgh12345", "Bearer\nabcdefgh12345",
+    "Bearer\t\x0babcdefgh12345", "Basic dXNlcjpwYXNzd29yZA==", "AKIA" + "A1B2C3D4E5F6G7H8",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkw.sig", "ghp_" + "x" * 24,
+])
+_TEXT = st.one_of(st.text(max_size=40), _SECRETS, st.builds(lambda a, b: a + b, st.text(max_size=10), _SECRETS))
+_KEYS = st.one_of(st.text(max_size=12), st.sampled_from(
+    ["role", "content", "api_key", "apiKey", "My_Token", 'k"_token', "x\\_secret", "password\n", "AUTHORIZATION"]))
+_JSONISH = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), _TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=6), st.dictionaries(_KEYS, inner, max_size=6)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.one_of(st.lists(_JSONISH, max_size=6), st.dictionaries(_KEYS, _JSONISH, max_size=6)))
+def test_the_fast_path_gives_the_walkers_text(value: object) -> None:
+    assert to_json(value) == serialize._walked_json(value, 32768)
+
+
+def test_the_fast_path_is_taken_for_plain_content_and_declines_the_rest() -> None:
+    plain = [{"role": "user", "parts": [{"type": "text", "content": "hi sk-" + "a" * 20}]}]
+    assert serialize._plain_json(plain, 32768) == '[{"role":"user","parts":[{"type":"text","content":"hi %s"}]}]' % REDACTED
+    assert serialize._plain_json([{"api_key": "x"}], 32768) is None  # secret-named key: the walker
+    assert serialize._plain_json([float("nan")], 32768) is None
+    assert serialize._plain_json([b"bytes"], 32768) is None
+    assert serialize._plain_json([{"a": type("D", (dict,), {})()}], 32768) is None  # a subclass: user code
+    assert serialize._plain_json(["x" * 100], 50) is None  # over the limit: the walker cuts
+    assert serialize._plain_json(list(range(1001)), 10**6) is None  # over the item limit
+    assert serialize._plain_json([[[1]]], 32768) == "[[[1]]]"
+    cyclic: list[object] = []
+    cyclic.append(cyclic)
+    assert serialize._plain_json(cyclic, 32768) is None
