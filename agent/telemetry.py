@@ -37,12 +37,28 @@ TOKEN_BUCKETS = (
 
 
 class Instruments:
-    """The GenAI client metrics, created once per meter."""
+    """The GenAI client metrics, created once per meter. With metrics on, points are
+    queued and recorded when the reader collects (``metric_queue``), off the call path."""
 
     __slots__ = ("duration", "tokens", "time_to_first_chunk", "time_per_output_chunk", "enabled")
+    duration: Any
+    tokens: Any
+    time_to_first_chunk: Any
+    time_per_output_chunk: Any
 
     def __init__(self, meter: metrics.Meter, enabled: bool) -> None:
         self.enabled = enabled
+        self._create(meter)
+        if enabled:
+            from . import metric_queue
+
+            self.duration = metric_queue.DeferredHistogram(self.duration)
+            self.tokens = metric_queue.DeferredHistogram(self.tokens)
+            self.time_to_first_chunk = metric_queue.DeferredHistogram(self.time_to_first_chunk)
+            self.time_per_output_chunk = metric_queue.DeferredHistogram(self.time_per_output_chunk)
+            metric_queue.watch(meter)
+
+    def _create(self, meter: metrics.Meter) -> None:
         self.duration = meter.create_histogram(
             "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration",
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
