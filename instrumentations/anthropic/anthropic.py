@@ -104,7 +104,6 @@ _ENV_CHOICES = ("ANTHROPIC_OPEN_TELEMETRY", "ANTHROPIC_OPEN_TELEMETRY_TRACES_CON
 
 class _State:
     active = False  # the patch is applied: wrappers that outlive an undo call through
-    gates: set[int] = set()  # ids of our method wrappers (to recognise copies of them)
     stream_classes: tuple[type, ...] | None = None
 
 
@@ -733,7 +732,7 @@ def _make(method: str, is_async: bool) -> Any:
 
     def make(original: Any) -> Any:
         parent = getattr(original, "_self_parent", None)
-        if parent is not None and id(parent) in _State.gates:
+        if parent is not None and getattr(parent, "_self_weave_gate", False):
             return original  # a class body copied our wrapper while we were patched
         # (``async def`` under the SDK's synchronous ``required_args`` decorator needs
         # nothing here: op traces the coroutine such a call returns until it completes.)
@@ -746,7 +745,9 @@ def _make(method: str, is_async: bool) -> Any:
 
         new = wrapt.FunctionWrapper(original, gate)
         new._self_weave_spec = spec  # type: ignore[attr-defined]
-        _State.gates.add(id(new))
+        # Marks the wrapper as ours on the wrapper itself (a copy made by a class body is
+        # recognised through its parent): a registry of them would grow with every patch.
+        new._self_weave_gate = True  # type: ignore[attr-defined]
         return new
 
     return make

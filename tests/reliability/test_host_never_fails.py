@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 import wrapt
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import weave_agent
@@ -933,6 +933,10 @@ def test_genai_op_is_invisible(spans: Any, is_async: bool, n: int) -> None:
     @_profile(n, factor=2.5)
     @given(vendor=st.sampled_from(VENDORS), c=genai_calls, how=consumes)
     def check(vendor: Vendor, c: Call, how: Consume) -> None:
+        # An iterator-and-context-manager returned by a streaming method is a stream: the
+        # agent wraps it by design (the same object would not come back), and the
+        # "stream" outcome is where streams are compared.
+        assume(not (c.outcome == "return" and vendor.spec.accumulator is not None and type(c.response) is RaisingNext))
         if how.mode in ("send", "throw"):
             how.mode = "exhaust"  # SDK streams have no send/throw
         runs = []
