@@ -272,30 +272,37 @@ def _secret_key_cached(key: str) -> bool:
     return is_secret_key(key)
 
 
-def _is_plain(value: Any, depth: int) -> bool:
+def _plain_budget(value: Any, depth: int, budget: int) -> int:
+    """``budget`` less the characters of ``value``'s strings; negative when ``value`` is
+    not plain data or its strings alone exceed the budget (the walker then caps them,
+    rather than the C encoder writing megabytes only for them to be thrown away)."""
     t = type(value)
+    if t is str:
+        return budget - len(value)
     if t is dict:
         if depth >= _MAX_DEPTH or len(value) > _MAX_ITEMS:
-            return False
+            return -1
         for k, v in value.items():
             if type(k) is not str or _secret_key_cached(k):
-                return False
-            if type(v) not in _LEAF_TYPES and not _is_plain(v, depth + 1):
-                return False
-        return True
+                return -1
+            budget = _plain_budget(v, depth + 1, budget - len(k))
+            if budget < 0:
+                return -1
+        return budget
     if t is list:
         if depth >= _MAX_DEPTH or len(value) > _MAX_ITEMS:
-            return False
+            return -1
         for v in value:
-            if type(v) not in _LEAF_TYPES and not _is_plain(v, depth + 1):
-                return False
-        return True
-    return t in _LEAF_TYPES
+            budget = _plain_budget(v, depth + 1, budget)
+            if budget < 0:
+                return -1
+        return budget
+    return budget if t in _LEAF_TYPES else -1
 
 
 def _plain_json(value: Any, limit: int) -> str | None:
     """The fast path's text, or None when ``value`` needs the walker."""
-    if type(value) not in (dict, list) or not _is_plain(value, 0):
+    if type(value) not in (dict, list) or _plain_budget(value, 0, limit) < 0:
         return None
     try:
         text = _ENCODE(value)

@@ -719,7 +719,7 @@ class _Spec(GenAISpec):
         self.on_error(call, exc, error_type, output)
 
 
-_RAW_STREAM = Accumulator(_step, None, _Acc)
+_RAW_STREAM = Accumulator(_step, None, _Acc, batched=True)
 _HELPER_STREAM = Accumulator(None, None, _Acc)  # the MessageStream accumulates; read at the end
 
 

@@ -524,7 +524,7 @@ def _new_stream_state() -> MistralStreamAccumulator:
     return MistralStreamAccumulator(capture=telemetry.settings().capture_content != "no_content")
 
 
-STREAM_ACCUMULATOR = Accumulator(MistralStreamAccumulator.add, None, _new_stream_state)
+STREAM_ACCUMULATOR = Accumulator(MistralStreamAccumulator.add, None, _new_stream_state, batched=True)
 
 _COMPLETION_METHODS = ("complete", "complete_async", "stream", "stream_async")
 

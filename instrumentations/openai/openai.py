@@ -907,9 +907,9 @@ class CompletionsExtractor(_OpenAIExtractor):
 
 # --- the patcher ----------------------------------------------------------------------------
 
-_CHAT_ACC = Accumulator(_chat_step, None, _ChatAcc)
-_RESPONSES_ACC = Accumulator(_responses_step, None, _ResponsesAcc)
-_COMPLETION_ACC = Accumulator(_completion_step, None, _CompletionAcc)
+_CHAT_ACC = Accumulator(_chat_step, None, _ChatAcc, batched=True)
+_RESPONSES_ACC = Accumulator(_responses_step, None, _ResponsesAcc, batched=True)
+_COMPLETION_ACC = Accumulator(_completion_step, None, _CompletionAcc, batched=True)
 _NO_ACC = Accumulator(None)  # embeddings never stream; a streamed raw response still ends on close
 
 

@@ -488,3 +488,64 @@ def test_manager_enter_runs_under_the_calls_span(spans):
         assert trace.get_current_span() is before  # not left current inside the block
         list(s)
     assert seen["parent"] == spans.one().context.span_id
+
+
+# --- batched accumulation: the SDK accumulators see chunks BATCH at a time --------------
+
+from weave_agent import streams as _streams  # noqa: E402
+
+
+def _counting_accumulator(batched: bool):
+    calls: list[int] = []  # how many chunks the stream had handed out when each step ran
+
+    def step(state, chunk):
+        calls.append(len(state) + 1)
+        return state + [chunk]
+
+    return calls, Accumulator(step, finish=lambda state: "".join(state), initial=list, batched=batched)
+
+
+@pytest.mark.parametrize("n", [1, _streams.BATCH - 1, _streams.BATCH, 3 * _streams.BATCH + 5])
+def test_a_batched_accumulator_sees_every_chunk_in_order(spans, n):
+    calls, acc = _counting_accumulator(batched=True)
+
+    @op(accumulator=acc)
+    def f():
+        return SDKStream([chr(97 + i % 26) for i in range(n)])
+
+    s = f()
+    for i, _chunk in enumerate(s, 1):
+        # steps run only when a whole batch is waiting: none before the first batch
+        assert len(calls) == i // _streams.BATCH * _streams.BATCH
+    assert "".join(json.loads(ended(spans).attributes["output.value"])) == "".join(chr(97 + i % 26) for i in range(n))
+    assert calls == list(range(1, n + 1))
+
+
+def test_a_batched_stream_ended_early_keeps_every_chunk_it_gave(spans):
+    _calls, acc = _counting_accumulator(batched=True)
+
+    @op(accumulator=acc)
+    def f():
+        return SDKStream(list("abcdefgh"))
+
+    s = f()
+    assert [next(s), next(s), next(s)] == ["a", "b", "c"]
+    s.close()
+    span = ended(spans)
+    assert json.loads(span.attributes["output.value"]) == "abc"
+    assert span.attributes["weave_agent.stream.complete"] is False
+
+
+def test_an_apps_accumulator_steps_each_chunk_as_it_comes(spans):
+    """The default (an app's own accumulator): a generator that yields one object it
+    changes between yields is accumulated value by value."""
+    box = ["?"]
+
+    @op(accumulator=Accumulator(lambda state, chunk: state + chunk[0], initial=""))
+    def f():
+        for letter in "xyz":
+            box[0] = letter
+            yield box
+
+    assert [c[0] for c in f()] == ["x", "y", "z"]
+    assert ended(spans).attributes["output.value"] == '"xyz"'
