@@ -255,7 +255,11 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         self.dropped = 0
         self._drop_lock = threading.Lock()
         self._counter: Any = None
-        self._cap = int(getattr(self._batch_processor, "_max_queue_size", 0))  # OTEL_BSP_MAX_QUEUE_SIZE
+        batch = self._batch_processor
+        self.max_queue_size = int(getattr(batch, "_max_queue_size", 0))  # OTEL_BSP_MAX_QUEUE_SIZE
+        # The SDK's bounded deque: the same object for the processor's life (a fork clears
+        # it in place). Read once here, since ``on_end`` runs for every span.
+        self._queue: Any = getattr(batch, "_queue", None) if self.max_queue_size else None
 
     def use_meter(self, meter: Any) -> None:
         """Report drops as the counter ``weave_agent.spans.dropped`` on ``meter`` too."""
@@ -267,28 +271,25 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         except Exception:
             self._counter = None
 
-    @property
-    def max_queue_size(self) -> int:
-        return self._cap
-
-    def queued(self) -> int:
-        queue = getattr(self._batch_processor, "_queue", None)
-        return len(queue) if queue is not None else 0
-
     def on_end(self, span: ReadableSpan) -> None:
-        if span.context is not None and span.context.trace_flags.sampled:
-            # The SDK appends to a bounded deque that silently pushes the oldest span out
-            # when full: the same test it makes, made first, so the loss is counted.
-            cap = self.max_queue_size
-            if cap and self.queued() >= cap and not getattr(self._batch_processor, "_shutdown", False):
-                with self._drop_lock:
-                    self.dropped += 1
-                counter = self._counter
-                if counter is not None:
-                    try:
-                        counter.add(1, {"reason": "queue_full"})
-                    except Exception:
-                        pass
+        queue = self._queue
+        # The SDK appends to its deque, which silently pushes the oldest span out when
+        # full: the same test it makes, made first, so the loss is counted.
+        if (
+            queue is not None
+            and len(queue) >= self.max_queue_size
+            and span.context is not None
+            and span.context.trace_flags.sampled
+            and not getattr(self._batch_processor, "_shutdown", False)
+        ):
+            with self._drop_lock:
+                self.dropped += 1
+            counter = self._counter
+            if counter is not None:
+                try:
+                    counter.add(1, {"reason": "queue_full"})
+                except Exception:
+                    pass
         super().on_end(span)
 
 

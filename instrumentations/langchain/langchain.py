@@ -76,7 +76,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from weave_agent import _log, genai, telemetry
+from weave_agent import _log, genai, streams, telemetry
 from weave_agent.patcher import Patcher
 from weave_agent.serialize import exception_attributes, to_json, to_jsonable
 
@@ -479,7 +479,7 @@ class WeaveAgentTracer(BaseCallbackHandler):
             # LangChain reports a stream the app stopped reading (``break``, ``close()``, the
             # generator collected) as an error; it is an early end, as for SDK streams.
             error_type = None
-            run.span.set_attributes({"weave_agent.stream.end_reason": "closed", "weave_agent.stream.complete": False})
+            run.span.set_attributes({"weave_agent.stream.end_reason": streams.CLOSED, "weave_agent.stream.complete": False})
         else:
             _end_error(run.span, error)
         if run.kind == "llm" and not genai.sdk_span_seen(run.span)[0]:
