@@ -68,3 +68,12 @@ INSTRUMENTATIONS = (
     ),
     # new-integration: rows above this line
 )
+
+# The vendor releases the recorded tests run against (pinned in constraints/test.txt, which
+# a test holds equal to this): the one source for `weave-run list` and the README's table.
+TESTED_VERSIONS = {
+    "openai": "3.57.0",
+    "anthropic": "2.13.0",
+    "mistralai": "3.7.0",
+    "langchain-core": "1.8.3",
+}
