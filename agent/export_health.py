@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -118,6 +119,7 @@ class ExportLogFilter(logging.Filter):
         self.endpoints = endpoints  # "trace"/"metric" -> URL
         self.lock = threading.Lock()
         self.reported: set[tuple[str, str]] = set()
+        self.last: dict[str, str] = {}  # "trace"/"metric" -> the latest failure kind seen
         self._batch = threading.local()  # the current export on this thread: .kind, .failures
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -146,11 +148,16 @@ class ExportLogFilter(logging.Filter):
         self._batch.kind = None
         self._batch.failures = 0
 
+    def batch_kind(self) -> str:
+        """The failure kind this thread's current export logged last ('' if none)."""
+        return str(getattr(self._batch, "kind", None) or "")
+
     def batch_failures(self) -> int:
         """Failed attempts (retries included) this thread's current export logged."""
         return int(getattr(self._batch, "failures", 0))
 
     def report(self, signal: str, kind: str) -> None:
+        self.last[signal] = kind
         endpoint = self.endpoints.get(signal) or self.endpoints.get("trace") or "?"
         server = _server(endpoint)
         with self.lock:
@@ -195,12 +202,21 @@ class GuardedSpanExporter(SpanExporter):
         self.inner = inner
         self.endpoint = endpoint
         self.failed_attempts = 0  # since the last success
+        # For the exit line: spans the exporter took, spans whose export failed, the batch
+        # being exported right now (lost if the exit timeout cuts it off), and why the last
+        # failure happened. Written by the batch processor's one worker thread.
+        self.delivered = 0
+        self.failed = 0
+        self.in_flight = 0
+        self.last_failure = ""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         flt = _installed
         if flt is not None:
             flt.begin_batch()
         raised = 0
+        kind = ""
+        self.in_flight = len(spans)
         try:
             if faults.ON:
                 faults.fire("exporter")
@@ -214,9 +230,15 @@ class GuardedSpanExporter(SpanExporter):
                 _log.warn_once("exporter-raised:" + kind, "trace export to %s failed: %s", self.endpoint, kind)
             _log.debug("exporter raised %r", exc)
             result = SpanExportResult.FAILURE
+        finally:
+            self.in_flight = 0
         failures = raised + (flt.batch_failures() if flt is not None else 0)
-        if result is not SpanExportResult.SUCCESS:
+        if result is SpanExportResult.SUCCESS:
+            self.delivered += len(spans)
+        else:
             failures = max(failures, 1)
+            self.failed += len(spans)
+            self.last_failure = kind or (flt.batch_kind() if flt is not None else "") or self.last_failure
         self.failed_attempts += failures
         if result is SpanExportResult.SUCCESS and self.failed_attempts:
             if _log.once("export-recovered"):
@@ -247,6 +269,72 @@ class GuardedSpanExporter(SpanExporter):
         return getattr(self.inner, name)  # _endpoint, paths, spans_written, ... of the real exporter
 
 
+def _points(metrics_data: Any) -> int:
+    try:
+        return sum(
+            len(metric.data.data_points)
+            for rm in metrics_data.resource_metrics
+            for sm in rm.scope_metrics
+            for metric in sm.metrics
+        )
+    except Exception:
+        return 0
+
+
+class GuardedMetricExporter(MetricExporter):
+    """The metric twin of :class:`GuardedSpanExporter`: contains an exporter that raises and
+    counts the data points delivered and lost, for the exit line."""
+
+    def __init__(self, inner: MetricExporter, endpoint: str) -> None:
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self.inner = inner
+        self.endpoint = endpoint
+        self.delivered = 0
+        self.failed = 0
+        self.last_failure = ""
+
+    def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        points = _points(metrics_data)
+        flt = _installed
+        if flt is not None:
+            flt.begin_batch()
+        try:
+            result = self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception as exc:
+            kind = classify_exception(exc)
+            if flt is not None:
+                flt.report("metric", kind)
+            self.failed += points
+            self.last_failure = kind
+            return MetricExportResult.FAILURE
+        if result is MetricExportResult.SUCCESS:
+            self.delivered += points
+        else:
+            self.failed += points
+            self.last_failure = (flt.batch_kind() if flt is not None else "") or self.last_failure
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        try:
+            return bool(self.inner.force_flush(timeout_millis=timeout_millis))
+        except Exception:
+            return False
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        try:
+            self.inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        except Exception:
+            _log.debug("metric exporter shutdown raised")
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
 class CountingBatchSpanProcessor(BatchSpanProcessor):
     """The SDK's batch processor, counting the spans it drops because its queue is full."""
 
@@ -260,6 +348,39 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         # The SDK's bounded deque: the same object for the processor's life (a fork clears
         # it in place). Read once here, since ``on_end`` runs for every span.
         self._queue: Any = getattr(batch, "_queue", None) if self.max_queue_size else None
+
+    def shutdown(self, timeout_millis: float = 30000) -> None:
+        """Export what is queued and stop, holding the caller at most ``timeout_millis``.
+
+        The SDK's ``BatchSpanProcessor.shutdown()`` takes no timeout (30 s); its batch
+        processor's does (SDK >= 1.36): it wakes the worker thread, which exports the rest,
+        and joins it for at most the timeout. The caller starts no thread, which CPython
+        3.12+ forbids once the interpreter is exiting. A worker that is gone (a fork that
+        never re-created it) leaves the queue to this thread, bounded by the exporter's
+        own timeout.
+        """
+        batch = self._batch_processor
+        try:
+            worker = getattr(batch, "_worker_thread", None)
+            if worker is not None and not worker.is_alive() and not getattr(batch, "_shutdown", True):
+                batch.force_flush()
+            batch.shutdown(timeout_millis=max(0, int(timeout_millis)))
+        except TypeError:  # an SDK whose batch processor takes no timeout
+            batch.shutdown()
+
+    def undelivered(self) -> int:
+        """Spans that never reached the exporter or failed there (after ``shutdown``)."""
+        queue = self._queue
+        exporter = getattr(self._batch_processor, "_exporter", None)
+        return (
+            (len(queue) if queue is not None else 0)
+            + int(getattr(exporter, "in_flight", 0))
+            + int(getattr(exporter, "failed", 0))
+        )
+
+    def worker_threads(self) -> list[threading.Thread]:
+        worker = getattr(self._batch_processor, "_worker_thread", None)
+        return [worker] if worker is not None else []
 
     def use_meter(self, meter: Any) -> None:
         """Report drops as the counter ``weave_agent.spans.dropped`` on ``meter`` too."""

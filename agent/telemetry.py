@@ -93,10 +93,13 @@ class _State:
         self.exited_pid = 0  # the process whose exit flush ran (a forked child has its own)
         self.mp_hooked = False
         self.exit_done: threading.Event | None = None  # set when the last shutdown()'s flush ended
+        self.exit_deadline = 0.0  # when that flush must end (time.monotonic())
         self.flush_thread: threading.Thread | None = None
         self.processor: Any = None  # export_health.CountingBatchSpanProcessor, when we made one
         self.metric_endpoint = ""
         self.metric_exporter: Any = None  # ours, when we made one (its HTTP session, after a fork)
+        self.metric_guard: Any = None  # export_health.GuardedMetricExporter around it
+        self.metrics_cut = ""  # why the exit's final metric export did not run, if it did not
 
 
 _state = _State()
@@ -342,7 +345,11 @@ def _own_meter_provider(s: Settings) -> Any:
         exporter = HttpMetricExporter(**kwargs)
     _state.metric_endpoint = str(getattr(exporter, "_endpoint", "") or "")
     _state.metric_exporter = exporter
-    return MeterProvider(resource=_resource(), metric_readers=[PeriodicExportingMetricReader(exporter)], shutdown_on_exit=False)
+    from .export_health import GuardedMetricExporter
+
+    _state.metric_guard = GuardedMetricExporter(exporter, _state.metric_endpoint or name)
+    reader = PeriodicExportingMetricReader(_state.metric_guard)
+    return MeterProvider(resource=_resource(), metric_readers=[reader], shutdown_on_exit=False)
 
 
 def use_providers(tracer_provider: Any, meter_provider: Any = None) -> None:
@@ -410,41 +417,61 @@ def flush_spans() -> None:
 
 
 def shutdown(timeout: float | None = None) -> bool:
-    """Flush and stop the agent's own providers, waiting at most ``timeout`` seconds
-    (default ``WEAVE_AGENT_EXIT_TIMEOUT``). The app's own providers are left alone."""
+    """Flush and stop the agent's own providers, holding the caller at most ``timeout``
+    seconds (default ``WEAVE_AGENT_EXIT_TIMEOUT``). The app's own providers are left alone.
+
+    Runs on the calling thread and starts none: CPython 3.12+ refuses to start a thread
+    once the interpreter is shutting down (``atexit``), and a flush that needed one lost
+    every span there. The exports themselves run on the threads the SDK started with the
+    pipeline (the batch processor's worker, the metric reader's); this thread wakes them
+    and waits, each wait bounded by what is left of one deadline. True when every span
+    was delivered.
+    """
     if timeout is None:
         timeout = (_state.settings or current_settings()).exit_timeout
-
+    deadline = time.monotonic() + max(0.0, timeout)
     done = threading.Event()
-
-    def work() -> None:
-        try:
-            for p in (_state.tracer_provider, _state.meter_provider):
-                if p is not None:
-                    try:
-                        if hasattr(p, "force_flush"):
-                            p.force_flush(int(timeout * 1000))
-                        p.shutdown()
-                    except Exception:
-                        _log.warn_once("shutdown", "shutdown of %r failed", p, exc_info=True)
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=work, name="weave-agent-shutdown", daemon=True)
-    _state.exit_done = done
-    blocked = _block_stop_signals()
+    _state.exit_deadline, _state.exit_done = deadline, done
+    ok = True
     try:
-        worker.start()
+        processor = _state.processor
+        if processor is not None:
+            processor.shutdown(timeout_millis=_millis_left(deadline))
+            ok = not any(t.is_alive() for t in processor.worker_threads()) and processor.undelivered() == 0
+        for provider in (_state.tracer_provider, _state.meter_provider):
+            if provider is None:
+                continue
+            try:
+                if provider is _state.meter_provider:
+                    provider.shutdown(timeout_millis=_millis_left(deadline))
+                else:
+                    provider.shutdown()  # its processor is already shut down: returns at once
+            except Exception as exc:
+                ok = False
+                if provider is _state.meter_provider:
+                    # The SDK raises when the final collection could not run in time: the
+                    # points since the last export are lost (said by the exit line).
+                    _state.metrics_cut = "the final export did not run within %.1f s (WEAVE_AGENT_EXIT_TIMEOUT)" % timeout
+                    _log.debug("meter provider shutdown: %s", exc)
+                else:
+                    _log.warning("shutting down the %s failed: %s: %s", type(provider).__name__, type(exc).__name__, exc)
     finally:
-        _unblock(blocked)
-    worker.join(timeout)
-    if worker.is_alive():
-        _log.warning(
-            "the trace exporter did not finish within %.1f s (WEAVE_AGENT_EXIT_TIMEOUT); unsent spans are dropped",
-            timeout,
-        )
-        return False
-    return True
+        done.set()
+    return ok
+
+
+def _millis_left(deadline: float) -> int:
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
+def _exporting_threads() -> list[threading.Thread]:
+    """The SDK threads that do the exporting: the batch processor's and metric readers'."""
+    threads = list(_state.processor.worker_threads()) if _state.processor is not None else []
+    for reader in getattr(getattr(_state.meter_provider, "_sdk_config", None), "metric_readers", ()):
+        thread = getattr(reader, "_daemon_thread", None)
+        if thread is not None:
+            threads.append(thread)
+    return threads
 
 
 def _register_exit() -> None:
@@ -544,10 +571,13 @@ def _at_exit() -> None:
     """The exit flush: once per process (a worker's finalizer, then ``atexit``)."""
     pid = os.getpid()
     if _state.exited_pid == pid and _state.exit_done is not None:
-        # Called again, from the SIGTERM handler: typically a pool's terminate() reaching a
-        # worker that is already flushing at its exit. Let that flush finish (bounded)
-        # rather than being killed in the middle of it.
-        _state.exit_done.wait((_state.settings or current_settings()).exit_timeout)
+        # Called again, from the SIGTERM handler: a signal that reached a process already
+        # flushing at its exit (a pool's terminate(), a supervisor's stop). The flush runs on
+        # the SDK's exporting threads, whatever thread was interrupted: let them finish
+        # (within the same deadline) rather than being killed in the middle of it.
+        if not _state.exit_done.is_set():
+            for thread in _exporting_threads():
+                thread.join(max(0.0, _state.exit_deadline - time.monotonic()))
         return
     if _state.exited_pid != pid:
         _state.exited_pid = pid
@@ -562,8 +592,13 @@ def _at_exit() -> None:
         report_drops(_state.processor)
         _summary()
         _keep_ctrl_c_exit_status()
-    except Exception:
-        pass  # the interpreter is going away; never print a traceback here
+    except Exception as exc:
+        # The interpreter is going away: one line, never a traceback (debug adds it).
+        _log.warning("the exit flush failed (%s: %s); spans not yet exported are lost", type(exc).__name__, exc)
+        if _log.debug_enabled():
+            import traceback
+
+            traceback.print_exc()
 
 
 def _raise_keyboard_interrupt() -> None:
@@ -583,18 +618,65 @@ def _keep_ctrl_c_exit_status() -> None:
         pass
 
 
-def _summary() -> None:
-    s = _state.settings
-    exporter = _state.span_exporter
-    if s is None or s.quiet or _state.exporter_name != "file" or not getattr(exporter, "spans_written", 0):
-        return
-    paths = exporter.paths
-    where = paths[-1] if len(paths) == 1 else exporter.directory
-    rel = os.path.relpath(where)
-    where = where if rel.startswith("..") else rel
-    import shlex
+def _plural(n: int, word: str) -> str:
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
 
-    shown = shlex.quote(where)
-    sys.stderr.write(
-        "weave-agent: %d spans written to %s; view them with: weave-run show %s\n" % (exporter.spans_written, where, shown)
-    )
+
+def _summary() -> None:
+    """The exit lines: where the spans went, and what could not be delivered and why.
+
+    Success is one line, silenced by ``WEAVE_AGENT_QUIET``; a loss is a warning, never
+    silenced. The console exporter prints the spans themselves and says nothing more.
+    """
+    s = _state.settings
+    processor = _state.processor
+    if s is None or processor is None or _state.exporter_name == "console":
+        return
+    exporter = getattr(processor, "_batch_processor", None)
+    guarded = getattr(exporter, "_exporter", None)
+    delivered = int(getattr(guarded, "delivered", 0))
+    lost = processor.undelivered()
+    if _state.exporter_name == "file":
+        inner = _state.span_exporter
+        written = int(getattr(inner, "spans_written", 0))
+        if written and not s.quiet:
+            paths = inner.paths
+            where = paths[-1] if len(paths) == 1 else inner.directory
+            rel = os.path.relpath(where)
+            where = where if rel.startswith("..") else rel
+            import shlex
+
+            sys.stderr.write(
+                "weave-agent: %s written to %s; view them with: weave-run show %s\n"
+                % (_plural(written, "span"), where, shlex.quote(where))
+            )
+        destination = "the traces folder %s" % getattr(inner, "directory", s.traces_dir)
+    else:
+        destination = getattr(guarded, "endpoint", "") or _state.exporter_name
+        if delivered and not lost and not s.quiet:
+            sys.stderr.write("weave-agent: %s sent to %s\n" % (_plural(delivered, "span"), destination))
+    what = ["%d of %s" % (lost, _plural(lost + delivered, "span"))] if lost else []
+    reasons = []
+    if lost:
+        from .export_health import installed_filter
+
+        flt = installed_filter()
+        reason = getattr(guarded, "last_failure", "") or (flt.last.get("trace", "") if flt is not None else "")
+        if any(t.is_alive() for t in processor.worker_threads()):
+            reason = "the export did not finish within %.1f s (WEAVE_AGENT_EXIT_TIMEOUT)%s" % (
+                s.exit_timeout, "; last failure: " + reason if reason else "")
+        reasons.append(reason or "the exporter reported a failure")
+    guard = _state.metric_guard
+    if guard is not None and (guard.failed or _state.metrics_cut):
+        # Metric points lost: counted when an export failed, uncounted when the final
+        # collection never ran (the SDK does not say how many points it held).
+        if guard.failed:
+            what.append(_plural(int(guard.failed), "metric point"))
+            if guard.last_failure and guard.last_failure not in " ".join(reasons):
+                reasons.append("metrics: " + guard.last_failure)
+        if _state.metrics_cut:
+            what.append("the metric points recorded since the last export")
+            if not lost:
+                reasons.append(_state.metrics_cut)
+    if what:
+        _log.warning("%s could not be delivered to %s: %s", " and ".join(what), destination, "; ".join(reasons))

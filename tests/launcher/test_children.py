@@ -175,7 +175,7 @@ def test_os_fork_child(launch: Launch, how: str, code: int, child_exported: bool
         assert by_pid[int(child_pid)] == ["child %s" % child_pid], by_pid
         assert files[parent_pid] != files[int(child_pid)]
         if how != "_exit-after-flush":
-            expected.append("weave-agent: 1 spans written to traces/%s;" % files[int(child_pid)].name)
+            expected.append("weave-agent: 1 span written to traces/%s;" % files[int(child_pid)].name)
     else:
         assert int(child_pid) not in by_pid
     assert len(summaries) == len(expected), r

@@ -32,7 +32,7 @@ def test_script(launch: Launch, argv: tuple[str, ...]) -> None:
     # The service is named after the script; the summary line names the file.
     assert launch.spans("chat")[0].resource["service.name"] == "app"
     summary = [line for line in r.err_lines if line.startswith("weave-agent:")]
-    assert len(summary) == 1 and "1 spans written to" in summary[0], r
+    assert len(summary) == 1 and "1 span written to" in summary[0], r
 
 
 def test_script_gets_its_arguments(launch: Launch) -> None:
