@@ -196,7 +196,9 @@ def build_span_exporter(s: Settings) -> tuple[str, Any]:
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-        return name, ConsoleSpanExporter()
+        # stderr, not the SDK's default stdout: the app's own output (often a pipe that a
+        # program reads) must stay the app's.
+        return name, ConsoleSpanExporter(out=sys.stderr)
     if name == "weave":
         from .destinations import weave_exporter
 
@@ -331,7 +333,7 @@ def _own_meter_provider(s: Settings) -> Any:
     if name == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
-        exporter: Any = ConsoleMetricExporter()
+        exporter: Any = ConsoleMetricExporter(out=sys.stderr)
     elif s.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
 

@@ -148,7 +148,9 @@ def test_app_provider_is_kept(tmp_path):
 def test_console_exporter(tmp_path):
     result = run_python(APP, env=clean_env(WEAVE_AGENT_EXPORTER="console"))
     assert result.returncode == 0
-    assert '"name": "parent"' in result.stdout
+    # The spans go to stderr: the app's stdout stays the app's alone.
+    assert '"name": "parent"' in result.stderr
+    assert result.stdout.strip() == "7", result.stdout
 
 
 def test_bad_settings_are_reported_once_and_the_app_runs(tmp_path):
