@@ -23,7 +23,13 @@ from typing import Any
 CONTENT_KEYS = ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages", "input.value", "output.value")
 _KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
-_BAR = 24
+_BAR = 24  # the bar at 100 columns; wider consoles get a longer one, up to _BAR_MAX
+_BAR_MAX = 60
+_BAR_MIN = 8  # narrower than this, the bar goes
+_MODEL_MIN = 12
+_NAME_MIN = 12
+_NAME_KEEP = 20  # a tree whose names would be cut shorter than this is indented 2 columns per level
+_NAME_TINY = 6  # a prefix is cut on its left before a name goes below this
 _POLL = 0.25
 
 
@@ -277,16 +283,18 @@ class Trace:
                 return str(name)
         return ""
 
-    def walk(self) -> Iterator[tuple[Span, str, str]]:
-        """Each span with its tree prefix and the prefix of the lines under it."""
+    def walk(self, unit: int = 3) -> Iterator[tuple[Span, str, str]]:
+        """Each span with its tree prefix and the prefix of the lines under it; ``unit``:
+        columns per level (3, or 2 for a tree too deep for the console)."""
+        branch, last_branch, through, clear = ("├─ ", "└─ ", "│  ", "   ") if unit >= 3 else ("├ ", "└ ", "│ ", "  ")
 
         def visit(span: Span, lead: str, last: bool, top: bool) -> Iterator[tuple[Span, str, str]]:
             if top:
                 yield span, "", ""
                 below = ""
             else:
-                yield span, lead + ("└─ " if last else "├─ "), lead + ("   " if last else "│  ")
-                below = lead + ("   " if last else "│  ")
+                yield span, lead + (last_branch if last else branch), lead + (clear if last else through)
+                below = lead + (clear if last else through)
             for i, child in enumerate(span.children):
                 yield from visit(child, below, i == len(span.children) - 1, False)
 
@@ -356,45 +364,135 @@ def _content(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def fit_label(prefix: str, name: str, marker: str, width: int) -> str:
+    """The tree prefix, the span name and its marker (`` [stream]``) in ``width`` columns:
+    the name is cut (``…``) before the marker is; only a tree far too deep for the width
+    loses the left of its prefix (``render`` narrows the indentation before that)."""
+    full = prefix + name + marker
+    if len(full) <= width:
+        return full
+    room = width - len(marker)  # for the prefix and the name
+    keep = min(len(name), _NAME_TINY)
+    if len(prefix) + keep > room:
+        cut = max(0, room - keep)
+        prefix = ("…" + prefix[len(prefix) - cut + 1:]) if cut else ""
+    if len(prefix) + len(name) > room:
+        name = name[: max(0, room - len(prefix) - 1)] + "…"
+    return (prefix + name + marker)[:width]  # (a marker wider than the column is cropped too)
+
+
+class Layout:
+    """Column widths of a trace's rows for a console ``width`` columns wide.
+
+    The name (with its tree prefix and marker), the duration and the status always show;
+    when the row does not fit, the bar narrows and then goes, then the model narrows and
+    goes, then the tokens go, and only then is the name cut. A wide console gets a longer
+    bar (finer time axis); at 100 columns the bar is ``_BAR`` wide.
+    """
+
+    def __init__(self, width: int, w_label: int, w_dur: int, w_model: int, w_tok: int, w_status: int) -> None:
+        self.w_dur, self.w_status = w_dur, w_status
+        self.w_bar = min(_BAR_MAX, _BAR + max(0, width - 100) // 2)
+        self.w_model, self.w_tok = w_model, w_tok
+        self.w_name = w_label
+        over = self.total() - width
+        if over > 0 and self.w_bar:
+            self.w_bar = self.w_bar - over if self.w_bar - over >= _BAR_MIN else 0
+            over = self.total() - width
+        if over > 0 and self.w_model:
+            self.w_model = self.w_model - over if self.w_model - over >= _MODEL_MIN else 0
+            over = self.total() - width
+        if over > 0 and self.w_tok:
+            self.w_tok = 0
+            over = self.total() - width
+        if over > 0:
+            self.w_name = max(_NAME_MIN, self.w_name - over)
+
+    def total(self) -> int:
+        optional = sum(w + 2 for w in (self.w_bar, self.w_model, self.w_tok) if w)
+        return self.w_name + 2 + self.w_dur + 2 + optional + self.w_status
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def header(t: Trace, width: int) -> str:
+    """The trace's one-line header, shortened to fit ``width``: first the milliseconds of
+    the start time go, then the trace id is shortened to 16 hex digits (still a
+    ``--trace`` prefix), then the date, then the start time, then the id to 8 digits, and
+    last the service name is cut."""
+    spans = "%d span%s" % (len(t.spans), "" if len(t.spans) == 1 else "s")
+    started = fmt_time(t.start)  # 2026-11-24 23:08:43.141 UTC
+    no_ms = started[:19] + " UTC"
+    service = t.service
+    candidates = [
+        (32, service, [started]), (32, service, [no_ms]), (16, service, [no_ms]),
+        (16, service, [no_ms[11:]]), (16, service, []), (8, service, []),
+    ]
+    text = ""
+    for id_len, svc, when in candidates:
+        details = ([svc] if svc else []) + [spans, fmt_duration(t.end - t.start)] + when
+        text = "trace %s  %s" % (t.trace_id[:id_len], " · ".join(details))
+        if len(text) <= width:
+            return text
+    over = len(text) - width
+    if service and len(service) - over >= 4:
+        return "trace %s  %s" % (t.trace_id[:8], " · ".join([_cut(service, len(service) - over), spans,
+                                                             fmt_duration(t.end - t.start)]))
+    return _cut(text, width)
+
+
 def render(traces: list[Trace], console: Any, full: bool = False) -> None:
     from rich.text import Text
 
+    width = console.width
     for index, t in enumerate(traces):
         if index:
             console.print()
         total = t.end - t.start
-        head = Text()
-        head.append("trace %s" % t.trace_id, style="bold")
-        details = [t.service] if t.service else []
-        details += ["%d span%s" % (len(t.spans), "" if len(t.spans) == 1 else "s"), fmt_duration(total), fmt_time(t.start)]
-        head.append("  " + " · ".join(details), style="dim")
-        console.print(head, overflow="fold")
-        rows = list(t.walk())
-        labels = [prefix + s.name + (" [stream]" if s.is_stream else "") for s, prefix, _ in rows]
-        durations = [fmt_duration(s.duration_ns) for s, _, _ in rows]
-        models = [s.model for s, _, _ in rows]
-        tokens = [fmt_tokens(s) for s, _, _ in rows]
-        w_dur = max(len(d) for d in durations)
-        w_model = max(len(m) for m in models)
-        w_tok = max(len(x) for x in tokens)
-        w_bar = _BAR if console.width >= 100 else max(8, _BAR - (100 - console.width) // 2)
-        fixed = w_dur + 2 + w_bar + 2 + (w_model + 2 if w_model else 0) + (w_tok + 2 if w_tok else 0) + 5 + 2
-        w_name = max(12, min(max(len(x) for x in labels), console.width - fixed))
-        for (span, _prefix, below), label, dur, model, tok in zip(rows, labels, durations, models, tokens, strict=True):
-            failed = span.error()
+        head_text = header(t, width)
+        head = Text(no_wrap=True, overflow="ellipsis")
+        split = head_text.find("  ")
+        head.append(head_text[:split], style="bold")
+        head.append(head_text[split:], style="dim")
+        console.print(head)
+        spans = [s for s, _, _ in t.walk()]
+        markers = [" [stream]" if s.is_stream else "" for s in spans]
+        durations = [fmt_duration(s.duration_ns) for s in spans]
+        models = [s.model for s in spans]
+        tokens = [fmt_tokens(s) for s in spans]
+        failures = [s.error() for s in spans]
+        for unit in (3, 2):  # a tree too deep for the width gets narrower indentation
+            rows = list(t.walk(unit))
+            lay = Layout(
+                width,
+                w_label=max(len(p + s.name + m) for (s, p, _), m in zip(rows, markers, strict=True)),
+                w_dur=max(len(d) for d in durations),
+                w_model=max(len(m) for m in models),
+                w_tok=max(len(x) for x in tokens),
+                w_status=5 if any(failures) else 2,
+            )
+            if all(len(p) + min(len(s.name), _NAME_KEEP) + len(m) <= lay.w_name
+                   for (s, p, _), m in zip(rows, markers, strict=True)):
+                break
+        for (span, prefix, below), marker, dur, model, tok, failed in zip(
+            rows, markers, durations, models, tokens, failures, strict=True
+        ):
             line = Text(no_wrap=True, overflow="ellipsis")
-            shown = label if len(label) <= w_name else label[: w_name - 1] + "…"
-            line.append(shown.ljust(w_name) + "  ", style="red" if failed else "")
-            line.append(dur.rjust(w_dur) + "  ")
-            line.append(bar(span, t.start, total, w_bar), style="red" if failed else "cyan")
-            line.append("  ")
-            if w_model:
-                line.append(model.ljust(w_model) + "  ", style="magenta")
-            if w_tok:
-                line.append(tok.rjust(w_tok) + "  ", style="green")
+            label = fit_label(prefix, span.name, marker, lay.w_name)
+            line.append(label.ljust(lay.w_name) + "  ", style="red" if failed else "")
+            line.append(dur.rjust(lay.w_dur) + "  ")
+            if lay.w_bar:
+                line.append(bar(span, t.start, total, lay.w_bar), style="red" if failed else "cyan")
+                line.append("  ")
+            if lay.w_model:
+                line.append(_cut(model, lay.w_model).ljust(lay.w_model) + "  ", style="magenta")
+            if lay.w_tok:
+                line.append(tok.rjust(lay.w_tok) + "  ", style="green")
             line.append("error" if failed else "ok", style="bold red" if failed else "dim")
             console.print(line)
-            cont = below + ("│  " if span.children else "   ")
+            cont = below + (("│  " if span.children else "   ") if unit == 3 else ("│ " if span.children else "  "))
             if failed:
                 etype, message = failed
                 _block(console, cont, "✗ %s%s" % (etype, ": " + message if message else ""), "red")
@@ -455,17 +553,31 @@ def trace_json(t: Trace, full: bool) -> dict[str, Any]:
 
 
 def _follow_line(span: Span, console: Any, full: bool) -> None:
+    """One span as it arrives: time, trace, name, duration, model, tokens, status. Like
+    the tree, a narrow console drops the model, then the tokens, then cuts the name."""
     from rich.text import Text
 
     failed = span.error()
+    lead = fmt_time(span.end)[11:23] + "  " + span.trace_id[:8] + "  "
+    status = "error" if failed else "ok"
+    marker = " [stream]" if span.is_stream else ""
+    cells = [(fmt_duration(span.duration_ns), ""), (span.model, "magenta"), (fmt_tokens(span), "green")]
+    cells = [c for c in cells if c[0]]
+
+    def fits(kept: list[tuple[str, str]]) -> bool:
+        rest = sum(len(c) + 2 for c, _ in kept) + 2 + len(status)
+        return len(lead) + len(span.name + marker) + rest <= console.width
+
+    for drop in ("magenta", "green"):
+        if not fits(cells):
+            cells = [c for c in cells if c[1] != drop]
+    room = console.width - len(lead) - sum(len(c) + 2 for c, _ in cells) - 2 - len(status)
     line = Text(no_wrap=True, overflow="ellipsis")
-    line.append(fmt_time(span.end)[11:23] + "  ", style="dim")
-    line.append(span.trace_id[:8] + "  ", style="dim")
-    line.append(span.name + (" [stream]" if span.is_stream else ""), style="red" if failed else "bold")
-    for cell, style in ((fmt_duration(span.duration_ns), ""), (span.model, "magenta"), (fmt_tokens(span), "green")):
-        if cell:
-            line.append("  " + cell, style=style)
-    line.append("  " + ("error" if failed else "ok"), style="bold red" if failed else "dim")
+    line.append(lead, style="dim")
+    line.append(fit_label("", span.name, marker, max(room, _NAME_MIN)), style="red" if failed else "bold")
+    for cell, style in cells:
+        line.append("  " + cell, style=style)
+    line.append("  " + status, style="bold red" if failed else "dim")
     console.print(line)
     if failed:
         _block(console, "    ", "✗ %s%s" % (failed[0], ": " + failed[1] if failed[1] else ""), "red")

@@ -80,10 +80,10 @@ class Shown:
         return "Shown(rc=%d)\n--- out ---\n%s\n--- err ---\n%s" % (self.code, self.out, self.err)
 
 
-def show(*argv: str) -> Shown:
-    """``weave-run show ARGV`` in this process: 100 columns, no colour."""
+def show(*argv: str, width: int = 100) -> Shown:
+    """``weave-run show ARGV`` in this process: ``width`` columns, no colour."""
     text, err, stdout = io.StringIO(), io.StringIO(), io.StringIO()
-    console = Console(width=100, color_system=None, file=text, highlight=False, soft_wrap=False)
+    console = Console(width=width, color_system=None, file=text, highlight=False, soft_wrap=False)
     with contextlib.redirect_stdout(stdout):
         code = main(list(argv), console=console, err=err)
     return Shown(code, text.getvalue() + stdout.getvalue(), err.getvalue())
