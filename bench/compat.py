@@ -217,13 +217,16 @@ def requirements_file(name: str, distribution: str, version: str, venv_name: str
     return path
 
 
-def run_tests(python: str, name: str) -> tuple[int, int, int, str]:
-    """Run ``tests/instrumentations/<name>`` with ``python``: (passed, failed, skipped, tail)."""
+def run_tests(python: str, name: str, release: str) -> tuple[int, int, int, str]:
+    """Run ``tests/instrumentations/<name>`` with ``python``: (passed, failed, skipped, tail).
+
+    ``WEAVE_COMPAT_RELEASE`` (``dist==version``) tells the few tests that hold the installed
+    release equal to the recording's (the default run's pin) that this run differs on purpose."""
     folder = os.path.join("tests", "instrumentations", name)
     with tempfile.TemporaryDirectory(prefix="weave-compat-") as tmp:
         junit = os.path.join(tmp, "junit.xml")
         argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", folder, f"--junitxml={junit}"]
-        proc = subprocess.run(argv, cwd=REPO, env=_stats.clean_env(), capture_output=True, text=True, check=False)
+        proc = subprocess.run(argv, cwd=REPO, env=_stats.clean_env({"WEAVE_COMPAT_RELEASE": release}), capture_output=True, text=True, check=False)
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
         if not os.path.exists(junit):
             return 0, 1, 0, tail
@@ -250,7 +253,7 @@ def measure(name: str, distribution: str, declared: str, which: str, version: st
         row.failed, row.note = 1, "install failed"
         print(f"  {name} {version}: install failed\n{exc}", flush=True)
         return row
-    row.passed, row.failed, row.skipped, tail = run_tests(info["python"], name)
+    row.passed, row.failed, row.skipped, tail = run_tests(info["python"], name, f"{distribution}=={version}")
     print(
         f"  {name} {which} {version}: {row.passed} passed, {row.failed} failed, {row.skipped} skipped"
         f" (venv {info['action']} in {info['seconds']:.0f} s; total {time.perf_counter() - t0:.0f} s)",

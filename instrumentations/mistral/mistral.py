@@ -41,7 +41,9 @@ trace a client's call, the agent calls through untraced (one model call, one LLM
 says so in one debug line. The decision mirrors the SDK's: a client configured by
 ``configure_telemetry``, or ``MISTRAL_SDK_TELEMETRY=global``, or ``=dedicated`` while no
 real global ``TracerProvider`` is registered (with one, the SDK declines its dedicated
-provider and makes no span, so the agent traces).
+provider and makes no span, so the agent traces). Before mistralai 2.4.8 the SDK's tracer
+was not opt-in: it traces every call while a real global ``TracerProvider`` is registered,
+and the agent then steps aside the same way.
 """
 
 from __future__ import annotations
@@ -460,8 +462,18 @@ def _has_real_global_provider() -> bool:
     return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
+def _sdk_tracer_is_opt_in() -> bool:
+    """mistralai 2.4.8 made its tracer opt-in (``configure_telemetry``, ``MISTRAL_SDK_TELEMETRY``).
+    Before it, the tracing hook makes a span for every request whenever a real global
+    ``TracerProvider`` is registered: an app with its own provider would get two spans."""
+    import sys
+
+    observability = sys.modules.get("mistralai.extra.observability")
+    return observability is None or hasattr(observability, "configure_telemetry")
+
+
 def sdk_traces(instance: Any) -> bool:
-    """Whether the SDK's own opt-in tracer will make a span for this resource's call."""
+    """Whether the SDK's own tracer will make a span for this resource's call."""
     config = getattr(instance, "sdk_configuration", None)
     hooks = getattr(config, "_hooks", None)
     if hooks is None:
@@ -473,6 +485,8 @@ def sdk_traces(instance: Any) -> bool:
             break
     if hook is None:
         return False
+    if not _sdk_tracer_is_opt_in():
+        return _has_real_global_provider()  # what the hook checks on every request
     # Already decided for this client (configure_telemetry, or an earlier request).
     if getattr(hook, "tracer_provider", None) is not None or getattr(hook, "_telemetry_use_global_provider", False):
         return True
@@ -505,7 +519,8 @@ def _untraced_or(traced: Any) -> Any:
         if own:
             _log.debug_once(
                 "mistral-sdk-telemetry",
-                "mistral: the Mistral SDK's own tracer is on for this client (%s or configure_telemetry); "
+                "mistral: the Mistral SDK's own tracer is on for this client (%s, configure_telemetry, or before "
+                "mistralai 2.4.8 a global TracerProvider); "
                 "its calls are not traced by the agent: one model call, one LLM span",
                 SDK_TELEMETRY_ENV,
             )
