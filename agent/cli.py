@@ -18,7 +18,7 @@ import os
 import sys
 
 from ._version import __version__
-from .settings import FIELDS, SettingError
+from .settings import FIELDS_BY_ENV, SettingError
 
 if False:  # typing only: argparse is imported when a parser is needed
     import argparse
@@ -56,24 +56,23 @@ def _parser() -> argparse.ArgumentParser:
         "'weave-run show' draws the traces of the local files as trees; "
         "'weave-run new-integration --help' writes the files of a new one.",
     )
-    for f in FIELDS:
-        if f.option is None:
+    from .settings_doc import PUBLIC, env_help, option_help
+
+    for s in PUBLIC:
+        if s.option is None:
             continue
-        dest = f.name
-        help_text = "%s [env %s]" % (f.help, f.env)
-        if f.option == "--no-capture-content":
-            parser.add_argument(f.option, dest=dest, action="store_true", help=help_text)
-        elif f.parse.__name__ == "parse_bool":
-            parser.add_argument(f.option, dest=dest, action="store_true", help=help_text)
+        help_text = option_help(s).replace("%", "%%")
+        if s.flag is not None:
+            parser.add_argument(s.option, dest=s.env, action="store_true", help=help_text)
         else:
-            parser.add_argument(f.option, dest=dest, metavar=f.metavar, help=help_text)
+            parser.add_argument(s.option, dest=s.env, metavar=s.metavar, help=help_text)
     parser.add_argument("--shim-path", action="store_true", help="print the folder to put on PYTHONPATH and exit")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     parser.add_argument("command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     # Settings that have no option are environment variables only: --help lists them too.
     parser.formatter_class = _line_formatter()
     parser.epilog = (parser.epilog or "") + "\n\nsettings without an option (environment variables):\n" + "\n".join(
-        "  %s: %s" % (f.env, f.help) for f in FIELDS if f.option is None
+        "  " + env_help(s) for s in PUBLIC if s.option is None
     )
     return parser
 
@@ -106,23 +105,21 @@ def _environment(args: argparse.Namespace | None, parser: argparse.ArgumentParse
     """The app's environment: the options as variables (``args`` None: there were none),
     the shim first on ``PYTHONPATH``, third-party rows."""
     env = dict(os.environ)
-    for f in FIELDS:
-        if f.option is None or args is None or parser is None:
-            continue
-        value = getattr(args, f.name, None)
-        if value in (None, False):
-            continue
-        if f.option == "--no-capture-content":
-            env[f.env] = "false"
-            continue
-        if value is True:
-            env[f.env] = "true"
-            continue
-        try:
-            f.parse(value)
-        except SettingError as exc:
-            parser.error("%s %r: %s" % (f.option, value, exc))
-        env[f.env] = value
+    if args is not None and parser is not None:
+        from .settings_doc import PUBLIC
+
+        for s in PUBLIC:
+            value = getattr(args, s.env, None) if s.option else None
+            if value in (None, False):
+                continue
+            if s.flag is not None:
+                env[s.env] = s.flag
+                continue
+            try:
+                FIELDS_BY_ENV[s.env].parse(value)
+            except SettingError as exc:
+                parser.error("%s %r: %s" % (s.option, value, exc))
+            env[s.env] = value
     env["PYTHONPATH"] = prepend_path(env.get("PYTHONPATH"), shim_path())
     encoded = _encode_entry_points()
     if encoded:
@@ -195,7 +192,12 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
                     path = candidate
                     break
     if path is None:
-        sys.stderr.write("%s: command not found: %s\n" % (PROG, head))
+        if os.sep in head:
+            sys.stderr.write("%s: no such file: %s\n" % (PROG, head))
+        elif head.endswith(".py"):  # a script (weave-run app.py), not a command name
+            sys.stderr.write("%s: no such file: %s (not in %s, nor on PATH)\n" % (PROG, head, os.getcwd()))
+        else:
+            sys.stderr.write("%s: command not found: %s\n" % (PROG, head))
         return 127
     if os.path.isdir(path) or not os.access(path, os.X_OK):
         sys.stderr.write("%s: permission denied (not executable): %s\n" % (PROG, head))
@@ -211,32 +213,25 @@ def _exec(argv: list[str], env: dict[str, str]) -> int:
 
 
 def _list(environ: dict[str, str] | None = None) -> int:
-    from .arming import known
-    from .registry import installed_version, supports
-    from .settings import Settings
+    from .listing import main as list_instrumentations
 
-    settings = Settings.load(environ)
-    rows = sorted(known(include_entry_points=True).values(), key=lambda r: r.name)
-    header = ("instrumentation", "triggers", "installed", "supported", "enabled")
-    table = [header]
-    for row in rows:
-        version = installed_version(row.distribution)
-        ok = supports(row, version)
-        table.append(
-            (
-                row.name,
-                ", ".join(row.triggers),
-                version or "-",
-                "%s (%s)" % ({True: "yes", False: "no", None: "?"}[ok], row.versions or "any"),
-                "yes" if settings.is_enabled(row.name) else "no",
-            )
-        )
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    for r in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
-    if len(table) == 1:
-        print("(no instrumentations are registered)")
-    return 0
+    return list_instrumentations(environ)
+
+
+def _show(argv: list[str]) -> int:
+    """``weave-run show``. ``--last`` takes a count of traces, 1 or more: 0 or a negative
+    number is refused here, naming the option, before the viewer reads any file (to it,
+    ``--last 0`` would select no trace and say the files hold none)."""
+    from .viewer import _parser as show_parser
+    from .viewer import main as show
+
+    prog = PROG + " show"
+    parser = show_parser(prog)
+    args = parser.parse_args(argv)
+    if args.last is not None and args.last < 1:
+        parser.error("argument --last: accepts a whole number >= 1 (how many of the latest traces to show), got %d"
+                     % args.last)
+    return show(argv, prog=prog)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,9 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["list"]:
         return _list()
     if argv[:1] == ["show"]:
-        from .viewer import main as show
-
-        return show(argv[1:], prog=PROG + " show")
+        return _show(argv[1:])
     if argv[:1] == ["new-integration"]:
         from .scaffold import main as new_integration
 

@@ -1,9 +1,10 @@
 """The agent's settings: one table, read from keyword arguments over the environment.
 
-The table (``FIELDS``) is the single source for parsing, for the message a bad value
-gets, for ``weave-run``'s options and for its ``--help``. A bad value never stops the app:
-it is reported once, naming the variable and what it accepts, and that setting falls back
-to its default (an exporter that cannot be configured becomes ``none``).
+The table (``FIELDS``) is the single source for parsing and for the message a bad value
+gets; ``weave_agent.settings_doc`` documents each variable (``weave-run``'s options, its
+``--help``, the README's table) and is not loaded at bootstrap. A bad value never stops
+the app: it is reported once, naming the variable and what it accepts, and that setting
+falls back to its default (an exporter that cannot be configured becomes ``none``).
 
 No ``dataclasses``/``typing`` at run time: the bootstrap reads settings and must stay
 within a few hundred microseconds.
@@ -117,7 +118,12 @@ PROTOCOLS = ("http/protobuf", "grpc")
 
 
 class Field:
-    __slots__ = ("name", "env", "parse", "default", "option", "metavar", "help", "also")
+    """One setting: the attribute, the variable, how its value is parsed, the default, and
+    the variables that also set it (``also``). Its option and help text live in
+    ``weave_agent.settings_doc``: the bootstrap reads settings in every process and must not
+    load text only ``--help`` shows."""
+
+    __slots__ = ("name", "env", "parse", "default", "also")
 
     def __init__(
         self,
@@ -125,66 +131,39 @@ class Field:
         env: str,
         parse: Callable[[str], object],
         default: object,
-        option: str | None,
-        help: str,
-        metavar: str | None = None,
         also: tuple[str, ...] = (),
     ) -> None:
-        self.name, self.env, self.parse, self.default = name, env, parse, default
-        self.option, self.help, self.metavar, self.also = option, help, metavar, also
+        self.name, self.env, self.parse, self.default, self.also = name, env, parse, default, also
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("enabled", "WEAVE_AGENT_ENABLED", parse_bool, True, None,
-          "false turns the agent off entirely (so does OTEL_SDK_DISABLED=true)"),
-    Field("debug", "WEAVE_AGENT_DEBUG", parse_bool, False, "--debug",
-          "the agent's log on stderr: what it patched, what it skipped and why"),
-    Field("service_name", "OTEL_SERVICE_NAME", str, None, "--service-name",
-          "service.name of the resource (default: the script or module name)", "NAME"),
-    Field("exporter", "WEAVE_AGENT_EXPORTER", _choice(*EXPORTERS), None, "--exporter",
-          "where spans go: otlp (default with an endpoint), weave (W&B Weave; default with WANDB_API_KEY and "
-          "WEAVE_PROJECT), file (default otherwise), console, none",
-          "{" + ",".join(EXPORTERS) + "}"),
-    Field("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", str, None, "--endpoint",
-          "OTLP endpoint, e.g. http://localhost:4318 (http/protobuf) or http://localhost:4317 (grpc)", "URL"),
-    Field("traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", str, None, None,
-          "full OTLP URL for traces only (http/protobuf: including /v1/traces)"),
-    Field("protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", _choice(*PROTOCOLS), "http/protobuf", "--protocol",
-          "OTLP protocol", "{" + ",".join(PROTOCOLS) + "}", also=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",)),
-    Field("headers", "OTEL_EXPORTER_OTLP_HEADERS", parse_headers, None, "--headers",
-          "OTLP request headers, key=value,key2=value2", "K=V[,K=V]",
-          also=("OTEL_EXPORTER_OTLP_TRACES_HEADERS",)),
-    Field("traces_dir", "WEAVE_AGENT_TRACES_DIR", str, "weave-traces", "--traces-dir",
-          "folder of the local OTLP-JSON files (file exporter)", "DIR"),
-    Field("traces_max_bytes", "WEAVE_AGENT_TRACES_MAX_BYTES", parse_int, 64 * 1024 * 1024, None,
-          "size in bytes past which a local OTLP-JSON file is rotated (file exporter)"),
-    Field("weave_project", "WEAVE_PROJECT", str, None, "--weave-project",
-          "W&B Weave project, entity/project (exporter weave; the key comes from WANDB_API_KEY)", "ENTITY/PROJECT"),
-    Field("weave_base_url", "WEAVE_AGENT_WEAVE_BASE_URL", str, None, None,
-          "W&B Weave dedicated deployment, e.g. https://acme.wandb.io: spans go to <url>/traces/otel/v1/traces"),
-    Field("disabled", "WEAVE_AGENT_DISABLED_INSTRUMENTATIONS", parse_names, frozenset(), "--disable",
-          "instrumentations to leave unpatched (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS is honoured too)",
-          "NAME[,NAME]", also=("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",)),
-    Field("enable_only", "WEAVE_AGENT_ENABLED_INSTRUMENTATIONS", parse_names, None, "--enable-only",
-          "patch only these instrumentations", "NAME[,NAME]"),
-    Field("capture_content", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", parse_capture, "span_only",
-          "--no-capture-content",
-          "message content on spans: true/false or NO_CONTENT/SPAN_ONLY/EVENT_ONLY/SPAN_AND_EVENT"),
-    Field("sample_ratio", "WEAVE_AGENT_SAMPLE_RATIO", parse_ratio, None, "--sample-ratio",
-          "keep this fraction of traces (parent-based); default: OTEL_TRACES_SAMPLER or all", "RATIO"),
-    Field("exit_timeout", "WEAVE_AGENT_EXIT_TIMEOUT", parse_float, 5.0, None,
-          "seconds the exit flush may hold an exiting process"),
-    Field("children", "WEAVE_AGENT_CHILDREN", parse_bool, True, None,
-          "false stops Python child processes from inheriting the agent"),
-    Field("quiet", "WEAVE_AGENT_QUIET", parse_bool, False, None,
-          "true silences the one-line summary printed at exit"),
-    Field("max_value_size", "WEAVE_AGENT_MAX_VALUE_SIZE", parse_int, 32768, None,
-          "characters kept of one serialized value before the truncation marker"),
-    Field("fault_injection", "WEAVE_AGENT_FAULT_INJECTION", parse_bool, False, None,
-          "test only: every extractor, accumulator and exporter raises"),
+    Field("enabled", "WEAVE_AGENT_ENABLED", parse_bool, True),
+    Field("debug", "WEAVE_AGENT_DEBUG", parse_bool, False),
+    Field("service_name", "OTEL_SERVICE_NAME", str, None),
+    Field("exporter", "WEAVE_AGENT_EXPORTER", _choice(*EXPORTERS), None),
+    Field("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", str, None),
+    Field("traces_endpoint", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", str, None),
+    Field("protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", _choice(*PROTOCOLS), "http/protobuf",
+          also=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",)),
+    Field("headers", "OTEL_EXPORTER_OTLP_HEADERS", parse_headers, None, also=("OTEL_EXPORTER_OTLP_TRACES_HEADERS",)),
+    Field("traces_dir", "WEAVE_AGENT_TRACES_DIR", str, "weave-traces"),
+    Field("traces_max_bytes", "WEAVE_AGENT_TRACES_MAX_BYTES", parse_int, 64 * 1024 * 1024),
+    Field("weave_project", "WEAVE_PROJECT", str, None),
+    Field("weave_base_url", "WEAVE_AGENT_WEAVE_BASE_URL", str, None),
+    Field("disabled", "WEAVE_AGENT_DISABLED_INSTRUMENTATIONS", parse_names, frozenset(),
+          also=("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",)),
+    Field("enable_only", "WEAVE_AGENT_ENABLED_INSTRUMENTATIONS", parse_names, None),
+    Field("capture_content", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", parse_capture, "span_only"),
+    Field("sample_ratio", "WEAVE_AGENT_SAMPLE_RATIO", parse_ratio, None),
+    Field("exit_timeout", "WEAVE_AGENT_EXIT_TIMEOUT", parse_float, 5.0),
+    Field("children", "WEAVE_AGENT_CHILDREN", parse_bool, True),
+    Field("quiet", "WEAVE_AGENT_QUIET", parse_bool, False),
+    Field("max_value_size", "WEAVE_AGENT_MAX_VALUE_SIZE", parse_int, 32768),
+    Field("fault_injection", "WEAVE_AGENT_FAULT_INJECTION", parse_bool, False),
 )
 
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+FIELDS_BY_ENV = {f.env: f for f in FIELDS}
 
 
 def weave_entity_project(raw: str) -> tuple[str, str] | None:
