@@ -87,7 +87,8 @@ def test_default_destination_with_key_and_project(weave_server, tmp_path) -> Non
                     OTEL_SERVICE_NAME="svc")
     result = run_python(APP, env=env, cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "4", result
-    assert result.stderr == "", result.stderr  # no file summary: spans went to Weave
+    # No file summary: the one exit line says the spans went to Weave.
+    assert result.stderr == "weave-agent: 2 spans sent to %s/traces/otel/v1/traces\n" % base, result.stderr
     assert not (tmp_path / "weave-traces").exists()
     _check_request(received, "svc")
 
@@ -99,7 +100,8 @@ def test_exporter_weave_from_the_launcher(weave_server, tmp_path) -> None:
     env = clean_env(WANDB_API_KEY=KEY, WEAVE_AGENT_WEAVE_BASE_URL=base, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9")
     done = subprocess.run([WEAVE_RUN, "--exporter", "weave", "--weave-project", "my-team/chat-app", "python", "app.py"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "weave-agent: 2 spans sent to %s/traces/otel/v1/traces\n" % base.rstrip("/"), done.stderr
     _check_request(received, "app")
 
 
