@@ -176,7 +176,51 @@ def _resolve(command: list[str]) -> list[str]:
     return command
 
 
+# Interpreter options that keep the agent out: -E and -I ignore PYTHONPATH (where the
+# shim is), -S skips the site module (which imports sitecustomize).
+_NO_AGENT_FLAGS = {"E": "ignores PYTHONPATH", "I": "ignores PYTHONPATH (isolated mode)",
+                   "S": "skips the site module, which starts the agent"}
+_FLAGS_WITH_VALUE = frozenset("WX")
+
+
+def _agent_blocking_flags(argv: list[str]) -> list[str]:
+    """The options of a Python command line (those before the script, ``-m`` or ``-c``)
+    that keep the agent from starting: nothing the launcher can change from outside."""
+    head = os.path.basename(argv[0])
+    if not (head.startswith("python") or argv[0] == sys.executable):
+        return []
+    found: list[str] = []
+    args = iter(argv[1:])
+    for arg in args:
+        if arg in ("-", "--") or not arg.startswith("-") or arg.startswith("--"):
+            if arg == "--check-hash-based-pycs":
+                next(args, None)
+                continue
+            break
+        for i, flag in enumerate(arg[1:]):
+            if flag in "cm":
+                return found
+            if flag in _NO_AGENT_FLAGS and "-" + flag not in found:
+                found.append("-" + flag)
+            if flag in _FLAGS_WITH_VALUE:
+                if i == len(arg) - 2:
+                    next(args, None)  # -W value, -X value
+                break
+    return found
+
+
+def _say_agent_cannot_start(argv: list[str]) -> None:
+    flags = _agent_blocking_flags(argv)
+    if flags:
+        why = "; ".join("%s %s" % (f, _NO_AGENT_FLAGS[f[1]]) for f in flags)
+        sys.stderr.write(
+            "%s: the agent cannot start in this command (%s): its LLM calls go untraced. Drop %s, or call "
+            "weave_agent.init() at the top of the app\n" % (PROG, why, " and ".join(flags))
+        )
+
+
 def _exec(argv: list[str], env: dict[str, str]) -> int:
+    _say_agent_cannot_start(argv)
     head = argv[0]
     if os.sep in head:
         path: str | None = head if os.path.exists(head) else None
