@@ -321,19 +321,24 @@ def _describe(exporter: Any) -> str:
 
 
 def _own_meter_provider(s: Settings) -> Any:
-    """Metrics go where spans go when that is OTLP or the console; elsewhere they are off."""
+    """Metrics go where spans go when that is OTLP, the console or the local files
+    (``metrics-<time>-<pid>.jsonl`` beside the traces file); elsewhere they are off."""
     name = s.resolved_exporter()
-    if name not in ("otlp", "console"):
+    if name not in ("otlp", "console", "file"):
         return None
     if os.environ.get("OTEL_METRICS_EXPORTER", "").strip().lower() == "none":
         return None  # the standard switch, for trace servers that take no metrics (Phoenix)
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-    if name == "console":
+    if name == "file":
+        from .metrics_file import OTLPJsonMetricExporter
+
+        exporter: Any = OTLPJsonMetricExporter(os.path.abspath(s.traces_dir), max_bytes=s.traces_max_bytes)
+    elif name == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
-        exporter: Any = ConsoleMetricExporter(out=sys.stderr)
+        exporter = ConsoleMetricExporter(out=sys.stderr)
     elif s.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
 

@@ -60,7 +60,7 @@ def recorded() -> tuple[str, str, dict[str, Any], dict[str, Any]]:
 
 
 def spans_in(folder: Path) -> tuple[list[dict[str, Any]], str]:
-    files = sorted(folder.glob("*.jsonl"))
+    files = sorted(folder.glob("traces-*.jsonl"))  # (metrics-*.jsonl beside it holds the GenAI metrics)
     assert len(files) == 1, files
     text = files[0].read_text()
     spans = []

@@ -86,3 +86,22 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "weave-agent: 10 spans written to weave-traces/traces-" in done.stderr, done.stderr
     (work / "stderr.txt").write_text(done.stderr)
     return work
+
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where ``weave-run python examples/quickstart.py`` ran (the recorded HTTP
+    replayed by the real OpenAI SDK): its ``weave-traces`` holds the traces file and the
+    metrics file the agent wrote."""
+    work = tmp_path_factory.mktemp("quickstart")
+    env = clean_env()
+    env.pop("OPENAI_API_KEY", None)
+    done = subprocess.run([WEAVE_RUN, "python", str(QUICKSTART)], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "weave-agent: 3 spans written to weave-traces/traces-" in done.stderr, done.stderr
+    (work / "stderr.txt").write_text(done.stderr)
+    return work
