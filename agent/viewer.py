@@ -5,8 +5,11 @@
 Reads the files the agent's ``file`` exporter writes (default ``./weave-traces`` or
 ``WEAVE_AGENT_TRACES_DIR``) or any OTLP-JSON the Collector's ``file`` exporter wrote: one
 ``ExportTraceServiceRequest`` per line. A PATH is a file or a folder (its ``*.json`` and
-``*.jsonl`` files). A line that does not parse is reported on stderr with its file and line
-number and skipped. ``rich`` is imported here only: the agent itself never needs it.
+``*.jsonl`` files); a traces file the agent wrote brings its process's metrics file
+(``metrics-<time>-<pid>.jsonl``). Under the trees, a usage summary per model (``usage``),
+from the GenAI metrics lines of the files read, else from their spans. A line that does
+not parse is reported on stderr with its file and line number and skipped. ``rich`` is
+imported here only: the agent itself never needs it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -23,6 +27,7 @@ from typing import Any
 CONTENT_KEYS = ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages", "input.value", "output.value")
 _KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
+_TEMPORALITY = {0: "unspecified", 1: "delta", 2: "cumulative"}
 _BAR = 24  # the bar at 100 columns; wider consoles get a longer one, up to _BAR_MAX
 _BAR_MAX = 60
 _BAR_MIN = 8  # narrower than this, the bar goes
@@ -149,15 +154,41 @@ def _enum(raw: Any, names: dict[int, str]) -> int:
     return 0
 
 
-def spans_of_line(line: str) -> list[Span]:
-    """The spans of one OTLP-JSON line; raises ValueError when it is not one."""
+class MetricPoint:
+    """One data point of a GenAI histogram (``gen_ai.client.*``): what the usage summary
+    reads. ``series`` names the stream the point belongs to (resource, scope, metric,
+    attributes, start time): a cumulative series counts by its latest point only."""
+
+    __slots__ = ("metric", "attributes", "count", "sum", "delta", "series", "time")
+
+    def __init__(self, metric: str, attributes: dict[str, Any], count: int, total: float | None, delta: bool,
+                 series: str, time_ns: int) -> None:
+        self.metric, self.attributes, self.count, self.sum = metric, attributes, count, total
+        self.delta, self.series, self.time = delta, series, time_ns
+
+
+def parse_line(line: str) -> tuple[list[Span], list[MetricPoint]]:
+    """The spans and GenAI metric points of one OTLP-JSON line; raises ValueError when it
+    is neither (log and profile lines, which the Collector's file exporter may write in
+    the same file, give nothing)."""
     doc = json.loads(line)
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
-    if "resourceSpans" not in doc:
-        if doc.keys() & {"resourceMetrics", "resourceLogs", "resourceProfiles"}:
-            return []  # the Collector's file exporter may write other signals in the same file
-        raise ValueError("no resourceSpans: not an OTLP-JSON ExportTraceServiceRequest")
+    if "resourceSpans" in doc:
+        return _spans_of(doc), []
+    if "resourceMetrics" in doc:
+        return [], _points_of(doc)
+    if doc.keys() & {"resourceLogs", "resourceProfiles"}:
+        return [], []
+    raise ValueError("no resourceSpans: not an OTLP-JSON ExportTraceServiceRequest")
+
+
+def spans_of_line(line: str) -> list[Span]:
+    """The spans of one OTLP-JSON line; raises ValueError when it is not one."""
+    return parse_line(line)[0]
+
+
+def _spans_of(doc: dict[str, Any]) -> list[Span]:
     out: list[Span] = []
     try:
         for rs in doc["resourceSpans"] or ():
@@ -187,14 +218,44 @@ def spans_of_line(line: str) -> list[Span]:
     return out
 
 
+def _points_of(doc: dict[str, Any]) -> list[MetricPoint]:
+    """The points of the ``gen_ai.client.*`` histograms (explicit or exponential); other
+    metrics are not read."""
+    out: list[MetricPoint] = []
+    try:
+        for rm in doc["resourceMetrics"] or ():
+            resource = json.dumps(_attrs((rm.get("resource") or {}).get("attributes", [])), sort_keys=True, default=str)
+            for sm in rm.get("scopeMetrics") or rm.get("instrumentationLibraryMetrics") or ():
+                scope = (sm.get("scope") or sm.get("instrumentationLibrary") or {}).get("name", "")
+                for metric in sm.get("metrics") or ():
+                    name = metric.get("name", "")
+                    body = metric.get("histogram") or metric.get("exponentialHistogram")
+                    if not name.startswith("gen_ai.client.") or not isinstance(body, dict):
+                        continue
+                    delta = _enum(body.get("aggregationTemporality", 0), _TEMPORALITY) == 1
+                    for dp in body.get("dataPoints") or ():
+                        attrs = _attrs(dp.get("attributes", []))
+                        start = int(dp.get("startTimeUnixNano") or 0)
+                        series = json.dumps([resource, scope, name, attrs, start], sort_keys=True, default=str)
+                        total = dp.get("sum")
+                        out.append(MetricPoint(name, attrs, int(dp.get("count") or 0),
+                                               None if total is None else float(total), delta, series,
+                                               int(dp.get("timeUnixNano") or 0)))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ValueError("not an OTLP-JSON metric (%s)" % (exc,)) from None
+    return out
+
+
 class Source:
-    """The files under the given paths, read incrementally (``--follow`` reads again)."""
+    """The files under the given paths, read incrementally (``--follow`` reads again).
+    Spans are returned; the GenAI metric points read on the way collect in ``points``."""
 
     def __init__(self, paths: list[str], err: Any) -> None:
         self.paths = paths
         self.err = err
         self.offsets: dict[str, int] = {}
         self.line_numbers: dict[str, int] = {}
+        self.points: list[MetricPoint] = []
 
     def files(self) -> list[str]:
         found: list[str] = []
@@ -206,7 +267,8 @@ class Source:
                         found.append(full)
             elif os.path.isfile(p):
                 found.append(p)
-        return found
+                found.extend(_metrics_beside(p))
+        return list(dict.fromkeys(found))  # a file named twice (a folder and a file in it) is read once
 
     def read(self, final: bool) -> list[Span]:
         """New complete lines of every file; ``final``: a last line without its newline
@@ -242,12 +304,33 @@ class Source:
             if not raw.strip():
                 continue
             try:
-                spans.extend(spans_of_line(raw.decode("utf-8")))
+                found, points = parse_line(raw.decode("utf-8"))
+                spans.extend(found)
+                self.points.extend(points)
             except (ValueError, UnicodeDecodeError) as exc:
                 last_unterminated = i == len(lines) - 1 and not chunk.endswith(b"\n")
                 why = "truncated line (no newline at the end of the file)" if last_unterminated else str(exc)
                 self.err.write("weave-run show: %s:%d: skipped: %s\n" % (path, n, _short(why)))
         return spans
+
+
+_TRACES_FILE = re.compile(r"traces-(\d{8}T\d{6}-\d+)(?:\.\d+)?\.jsonl")
+
+
+def _metrics_beside(path: str) -> list[str]:
+    """The agent's metrics files of the process that wrote the traces file ``path``
+    (``metrics-<time>-<pid>[.N].jsonl`` beside ``traces-<time>-<pid>[.N].jsonl``): the
+    exit summary names the traces file, and its usage summary is in those."""
+    m = _TRACES_FILE.fullmatch(os.path.basename(path))
+    if m is None:
+        return []
+    folder = os.path.dirname(path) or "."
+    wanted = re.compile(r"metrics-%s(?:\.\d+)?\.jsonl" % re.escape(m.group(1)))
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    return [os.path.join(folder, n) for n in names if wanted.fullmatch(n) and os.path.isfile(os.path.join(folder, n))]
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -594,7 +677,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Draw the traces in local OTLP-JSON files (the agent's file exporter, or the Collector's "
-        "file exporter) as trees: span, duration on the trace's time axis, model, tokens in→out, status.",
+        "file exporter) as trees: span, duration on the trace's time axis, model, tokens in→out, status; "
+        "then the usage per model (calls, tokens, mean time, time to first chunk) from the GenAI metrics in the "
+        "files, or from the spans when they hold none.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="files or folders of OTLP-JSON lines (default: WEAVE_AGENT_TRACES_DIR or ./weave-traces)")
@@ -603,7 +688,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--follow", "-f", action="store_true", help="keep reading: print new spans as they arrive (Ctrl-C stops)")
     p.add_argument("--follow-seconds", type=float, help=argparse.SUPPRESS)  # tests: a bounded --follow
     p.add_argument("--json", action="store_true",
-                   help="one JSON object per trace (its spans as a tree) per line; with --follow, then one per new span")
+                   help="one JSON object per trace (its spans as a tree) per line, then "
+                   '{"usage": [...], "source": "metrics"|"spans"}, the usage per model (when there was a model '
+                   "call); with --follow, one object per new span instead of the usage")
     p.add_argument("--full", action="store_true", help="print message content (gen_ai.input/output.messages, input/output.value)")
     return p
 
@@ -638,13 +725,24 @@ def _show(args: argparse.Namespace, prog: str, console: Any, err: Any) -> int:
         return 1
     source = Source(paths, err)
     spans = source.read(final=not args.follow)
-    traces = select(group(spans), args.trace, args.last)
+    every = group(spans)
+    traces = select(every, args.trace, args.last)
+    summary = _usage(source, every) if traces and not args.follow else None
     if args.json:
         for t in traces:
             out.write(json.dumps(trace_json(t, args.full), ensure_ascii=False) + "\n")
+        if summary is not None:
+            from . import usage
+
+            out.write(json.dumps(usage.as_json(*summary), ensure_ascii=False) + "\n")
         out.flush()
     else:
         render(traces, console, full=args.full)
+        if summary is not None:
+            from . import usage
+
+            console.print()
+            usage.render(*summary, console)
         console.file.flush()
     if not args.follow:
         if not traces:
@@ -652,6 +750,15 @@ def _show(args: argparse.Namespace, prog: str, console: Any, err: Any) -> int:
             return 1
         return 0
     return _follow(source, args, console, out)
+
+
+def _usage(source: Source, traces: list[Trace]) -> tuple[str, list[Any]] | None:
+    """The per-model usage summary of everything read (``usage``), or None when there
+    was no model call."""
+    from . import usage
+
+    name, rows = usage.summarize(source.points, (s for t in traces for s in t.spans))
+    return (name, rows) if rows else None
 
 
 def _follow(source: Source, args: argparse.Namespace, console: Any, out: Any) -> int:

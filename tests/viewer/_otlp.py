@@ -76,6 +76,17 @@ class Shown:
     def json(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.out.splitlines() if x.strip()]
 
+    def traces(self) -> list[dict[str, Any]]:
+        """The trace objects of ``--json`` (not the usage summary's object)."""
+        return [x for x in self.json() if "trace_id" in x]
+
+    def usage(self) -> dict[str, Any] | None:
+        """The usage summary's object of ``--json`` (the last line), if there is one."""
+        objects = self.json()
+        found = [x for x in objects if "usage" in x]
+        assert len(found) <= 1 and (not found or objects[-1] is found[0]), self.out
+        return found[0] if found else None
+
     def __repr__(self) -> str:
         return "Shown(rc=%d)\n--- out ---\n%s\n--- err ---\n%s" % (self.code, self.out, self.err)
 
@@ -87,3 +98,20 @@ def show(*argv: str, width: int = 100) -> Shown:
     with contextlib.redirect_stdout(stdout):
         code = main(list(argv), console=console, err=err)
     return Shown(code, text.getvalue() + stdout.getvalue(), err.getvalue())
+
+
+def point(count: int, total: float, start_ms: float = 0, end_ms: float = 1000, **attrs: Any) -> dict[str, Any]:
+    """A histogram data point (only what the usage summary reads, plus bucket counts)."""
+    return {"startTimeUnixNano": str(T0 + int(start_ms * 1e6)), "timeUnixNano": str(T0 + int(end_ms * 1e6)),
+            "count": str(count), "sum": total, "bucketCounts": [str(count)], "explicitBounds": [],
+            "attributes": [attr(k.replace("__", "."), v) for k, v in attrs.items()]}
+
+
+def histogram(name: str, *points: dict[str, Any], temporality: int | str = 1, unit: str = "s") -> dict[str, Any]:
+    return {"name": name, "unit": unit, "histogram": {"dataPoints": list(points), "aggregationTemporality": temporality}}
+
+
+def metric_line(*metrics: dict[str, Any], service: str = "svc") -> str:
+    doc = {"resourceMetrics": [{"resource": {"attributes": [attr("service.name", service)]},
+                                "scopeMetrics": [{"scope": {"name": "weave_agent"}, "metrics": list(metrics)}]}]}
+    return json.dumps(doc, separators=(",", ":")) + "\n"

@@ -85,6 +85,7 @@ def test_quickstart_trace_fits_and_keeps_the_stream_marker(tmp_path: Path, width
     head, *rest = r.lines
     assert head.startswith("trace aaaaaaaaaaaaaaaa") and " quickstart · 3 spans · 431 ms" in head
     assert rest[0].startswith("answer "), r  # the header took one line
+    rest = rest[: rest.index("")]  # the usage summary follows a blank line
     assert len(rows_of(r.lines)) == 3 == len(rest), r
     plain = [x for x in rest if x.startswith("├─ chat gpt-4o-mini  ")]
     streamed = [x for x in rest if x.startswith("└─ chat gpt-4o-mini [stream]  ")]
@@ -165,7 +166,7 @@ def test_weave_run_show_uses_columns_and_80_when_not_a_terminal(tmp_path: Path) 
         done = _run_show(path, **env)
         lines = done.stdout.splitlines()
         assert done.returncode == 0 and done.stderr == "", done
-        assert len(lines) == 4 and all(len(x) <= width for x in lines), (env, lines)
+        assert lines[4] == "" and all(len(x) <= width for x in lines), (env, lines)  # 4 lines of tree, then usage
         assert lines[3].startswith("└─ chat gpt-4o-mini [stream] ")
     wide = _run_show(path, COLUMNS="160").stdout.splitlines()
     assert max(len(x) for x in wide) > 100

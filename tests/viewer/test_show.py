@@ -87,7 +87,7 @@ def test_recorded_app_nested_ops_error_and_stream(recorded: Path) -> None:
 def test_json_one_object_per_trace_with_its_tree(recorded: Path) -> None:
     r = show(str(recorded / "weave-traces"), "--json")
     assert r.code == 0, r
-    traces = r.json()
+    traces = r.traces()
     assert [t["span_count"] for t in traces] == [7, 3]
     first = traces[0]
     assert set(first) == {"trace_id", "service", "start_time_unix_nano", "duration_ms", "span_count", "spans"}
@@ -113,7 +113,7 @@ def test_json_one_object_per_trace_with_its_tree(recorded: Path) -> None:
     assert tokens["attributes"]["weave_agent.stream.end_reason"]
     assert root["duration_ms"] >= answer["duration_ms"] > 0
     assert root["parent_span_id"] is None
-    full = show(str(recorded / "weave-traces"), "--json", "--full").json()
+    full = show(str(recorded / "weave-traces"), "--json", "--full").traces()
     chat = full[0]["spans"][0]["children"][0]["children"][1]
     assert json.loads(chat["attributes"]["gen_ai.input.messages"]) == [
         {"role": "user", "content": "What is the capital of France?"}
@@ -122,11 +122,11 @@ def test_json_one_object_per_trace_with_its_tree(recorded: Path) -> None:
 
 def test_last_and_trace(recorded: Path) -> None:
     folder = str(recorded / "weave-traces")
-    both = show(folder, "--json").json()
+    both = show(folder, "--json").traces()
     assert both[0]["start_time_unix_nano"] < both[1]["start_time_unix_nano"]
-    last = show(folder, "--json", "--last", "1").json()
+    last = show(folder, "--json", "--last", "1").traces()
     assert [t["trace_id"] for t in last] == [both[1]["trace_id"]]
-    assert [t["trace_id"] for t in show(folder, "--json", "--last", "5").json()] == [t["trace_id"] for t in both]
+    assert [t["trace_id"] for t in show(folder, "--json", "--last", "5").traces()] == [t["trace_id"] for t in both]
     wanted = both[0]["trace_id"]
     one = show(folder, "--trace", wanted[:6].upper())
     assert one.code == 0 and [x for x in one.lines if x.startswith("trace ")] == [x for x in show(folder).lines if x.startswith("trace " + wanted)]
