@@ -15,6 +15,8 @@ from . import _log, importhook
 from .registry import Instrumentation, all_instrumentations, builtin, installed_version, supports
 
 if False:  # typing only
+    from typing import Any
+
     from .patcher import Patcher
     from .settings import Settings
 
@@ -22,13 +24,16 @@ _lock = RLock()
 
 
 class _Armed:
-    __slots__ = ("row", "hooks", "patcher", "active")
+    __slots__ = ("row", "hooks", "patcher", "active", "seen")
 
     def __init__(self, row: Instrumentation) -> None:
         self.row = row
         self.hooks: list[tuple[str, object]] = []
         self.patcher: Patcher | None = None
         self.active = False
+        # trigger name -> the module object its hook last saw (weakly): another object
+        # under the same name is the library imported again from scratch.
+        self.seen: dict[str, Any] = {}
 
 
 _armed: dict[str, _Armed] = {}
@@ -78,12 +83,47 @@ def arm(row: Instrumentation) -> None:
         armed = _Armed(row)
         _armed[row.name] = armed
 
-    def hook(module: object, _armed_row: _Armed = armed) -> None:
-        _activate(_armed_row)
-
     for trigger in row.triggers:
+
+        def hook(module: object, _armed_row: _Armed = armed, _trigger: str = trigger) -> None:
+            _on_trigger(_armed_row, _trigger, module)
+
         armed.hooks.append((trigger, hook))
         importhook.when_imported(trigger, hook)
+
+
+def _on_trigger(armed: _Armed, trigger: str, module: object) -> None:
+    """A trigger module was imported: activate the row, or, when this name was seen
+    before as another module object, patch the fresh import again.
+
+    ``importlib.reload`` executes into the same object and SDK patchers that resolve
+    their targets at patch time already follow it; a purge of ``sys.modules`` followed
+    by an import makes new objects that nothing patched. Undoing and redoing the whole
+    patcher is the one way that fits every patcher: the targets are looked up again,
+    and the stale objects of the old import get their originals back.
+    """
+    import weakref
+
+    previous = armed.seen.get(trigger)
+    try:
+        armed.seen[trigger] = weakref.ref(module)
+    except TypeError:
+        armed.seen[trigger] = lambda: module
+    if previous is None or previous() is module or not armed.active:
+        _activate(armed)
+        return
+    patcher = armed.patcher
+    if patcher is None:
+        return  # the row declined (an unsupported version): nothing to redo
+    try:
+        patcher.undo_patch()
+        complete = patcher.attempt_patch()
+        _log.debug("%s was imported again (a fresh module object): %s patched again%s", trigger, armed.row.name,
+                   "" if complete else ", some targets were missing")
+    except Exception:
+        _log.error_once("repatch:" + armed.row.name,
+                        "instrumentation %s failed to patch %s imported again; its calls run untraced",
+                        armed.row.name, trigger)
 
 
 def _activate(armed: _Armed) -> None:
