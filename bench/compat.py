@@ -40,7 +40,8 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+if os.path.dirname(os.path.abspath(__file__)) not in sys.path:  # run as a script, or imported by a test
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _stats  # noqa: E402
 import _venvs  # noqa: E402
@@ -166,13 +167,21 @@ def available_versions(distribution: str) -> list[Version]:
     return sorted(set(out))
 
 
-def ends_of_range(distribution: str, declared: str) -> dict[str, str]:
-    """``{"oldest": ..., "newest": ...}``: the ends of ``declared`` among real releases."""
+def ends_of_range(distribution: str, declared: str) -> dict[str, list[str]]:
+    """``{"oldest": [...], "newest": [...]}``: the releases inside ``declared``, from each end
+    inwards (the newest end falls back to the next release when one cannot be installed)."""
     spec = SpecifierSet(declared)
-    inside = [v for v in available_versions(distribution) if v in spec]
+    inside = [str(v) for v in available_versions(distribution) if v in spec]
     if not inside:
         raise RuntimeError(f"no release of {distribution} satisfies {declared}")
-    return {"oldest": str(inside[0]), "newest": str(inside[-1])}
+    return {"oldest": inside[:1], "newest": inside[::-1][:NEWEST_TRIES]}
+
+
+# A listed release whose dependencies the index does not serve (yet) cannot be installed by
+# anyone from it: the newest end then moves to the release before it, and the row says so.
+# The oldest end never moves: a range whose first release cannot be installed is narrowed.
+NEWEST_TRIES = 3
+UNRESOLVABLE = re.compile(r"No matching distribution found for (\S+)|ResolutionImpossible")
 
 
 def _constraint_lines(excluded: set[str]) -> tuple[list[str], str]:
@@ -250,7 +259,8 @@ def measure(name: str, distribution: str, declared: str, which: str, version: st
         reqs = requirements_file(name, distribution, version, venv_name)
         info = _venvs.ensure_venv(os.path.join(_venvs.VENVS, venv_name), [reqs], rebuild)
     except Exception as exc:  # an install that fails is a result, not a crash of the matrix
-        row.failed, row.note = 1, "install failed"
+        match = UNRESOLVABLE.search(str(exc))
+        row.failed, row.note = 1, "not installable: " + (match.group(1) or "conflict" if match else "install failed")
         print(f"  {name} {version}: install failed\n{exc}", flush=True)
         return row
     row.passed, row.failed, row.skipped, tail = run_tests(info["python"], name, f"{distribution}=={version}")
@@ -347,9 +357,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and name not in args.only:
             continue
         ends = ends_of_range(distribution, declared)
-        print(f"{name}: {distribution} {declared}: oldest {ends['oldest']}, newest {ends['newest']}", flush=True)
-        for which, version in ends.items():
-            rows.append(measure(name, distribution, declared, which, version, args.rebuild))
+        print(f"{name}: {distribution} {declared}: oldest {ends['oldest'][0]}, newest {ends['newest'][0]}", flush=True)
+        for which, candidates in ends.items():
+            skipped_notes = []
+            for version in candidates:
+                row = measure(name, distribution, declared, which, version, args.rebuild)
+                if not row.note.startswith("not installable") or version == candidates[-1]:
+                    break
+                skipped_notes.append(f"{version} {row.note}")
+            row.note = "; ".join(skipped_notes + ([row.note] if row.note else []))
+            rows.append(row)
     elapsed = time.perf_counter() - t0
     failed = [r for r in rows if not r.ok]
     print(f"{len(rows) - len(failed)} of {len(rows)} passed in {elapsed:.0f} s", flush=True)
