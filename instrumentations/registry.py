@@ -10,7 +10,9 @@ Read at bootstrap, so it imports nothing. One row per instrumentation:
 * instrumentation module: relative to ``weave_agent.instrumentations``; it exports
   ``<name>_patcher``.
 * distribution / supported versions: the PyPI distribution whose installed version must
-  satisfy the specifier, or the instrumentation declines with one debug line.
+  satisfy the specifier, or the instrumentation declines with one debug line. Each range
+  is one the compatibility matrix (``python bench/compat.py``) has passed at both ends;
+  docs/compatibility.md has the results and why each range starts where it does.
 
 ``weave-run new-integration`` adds rows above the marker line; keep it.
 """
@@ -33,6 +35,7 @@ INSTRUMENTATIONS = (
     # mistralai >= 2: the clients live in the namespace package mistralai (mistralai.client,
     # .azure.client, .gcp.client) and load chat/fim/embeddings lazily (on first client.chat
     # etc.): trigger on those defining modules; each is patched when it is imported.
+    # Before 2.4.8 the SDK's own tracer follows the global TracerProvider: handled (matrix).
     (
         "mistral",
         (
@@ -56,7 +59,9 @@ INSTRUMENTATIONS = (
         "anthropic",
         ">=2,<3",
     ),
-    # langchain-core: a WeaveAgentTracer callback handler added to every callback manager
+    # langchain-core >= 1.7: older lines fail the matrix (0.3: async runs nest the SDK span at
+    # the wrong depth; 0.3 and 1.0: tool spans lack gen_ai.tool.call.id), so they decline.
+    # A WeaveAgentTracer callback handler added to every callback manager
     # through LangChain's register_configure_hook (the list _configure reads, defined in
     # langchain_core.tracers.context and read by _configure in callbacks.manager).
     (
@@ -64,7 +69,7 @@ INSTRUMENTATIONS = (
         ("langchain_core.callbacks.manager",),
         "langchain.langchain",
         "langchain-core",
-        ">=0.3,<2",
+        ">=1.7,<2",
     ),
     # new-integration: rows above this line
 )
