@@ -77,8 +77,14 @@ INSTRUMENTATIONS = (
 # The vendor releases the recorded tests run against (pinned in constraints/test.txt, which
 # a test holds equal to this): the one source for `weave-run list` and the README's table.
 TESTED_VERSIONS = {
-    "openai": "3.57.0",
-    "anthropic": "2.13.0",
+    "openai": "3.63.0",
+    "anthropic": "2.17.0",
     "mistralai": "3.7.0",
     "langchain-core": "1.8.3",
+}
+
+# Where a tested release does not install on an older Python, the release tested there
+# instead (langchain-core 1.8 requires Python >= 3.11; constraints/lock.py pins these).
+TESTED_VERSIONS_BY_PYTHON = {
+    "3.10": {"langchain-core": "1.7.7"},
 }
