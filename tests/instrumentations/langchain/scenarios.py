@@ -16,7 +16,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from langchain_core.runnables import Runnable, RunnablePassthrough, chain
+from langchain_core.runnables import Runnable, RunnableConfig, RunnablePassthrough, chain
 from langchain_core.tools import tool
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_openai import ChatOpenAI
@@ -124,12 +124,17 @@ class DraftState(TypedDict, total=False):
     final: str
 
 
-def graph(urls: Urls | None = None) -> Any:
-    """A LangGraph graph of two nodes: ``draft`` asks Claude, ``polish`` edits the text."""
+def graph(urls: Urls | None = None, pass_config: bool = False) -> Any:
+    """A LangGraph graph of two nodes: ``draft`` asks Claude, ``polish`` edits the text.
+
+    ``pass_config``: ``draft`` hands its ``RunnableConfig`` to the model, as LangGraph tells
+    apps on Python < 3.11 to do in async graphs (there it cannot make the node's run the
+    model's parent through a context variable)."""
     model = anthropic_model(urls)
 
-    def draft(state: DraftState) -> DraftState:
-        reply = model.invoke([HumanMessage(f"Write one sentence about {state['topic']}.")])
+    def draft(state: DraftState, config: RunnableConfig) -> DraftState:
+        reply = model.invoke([HumanMessage(f"Write one sentence about {state['topic']}.")],
+                             config if pass_config else None)
         return {"draft": str(reply.content)}
 
     def polish(state: DraftState) -> DraftState:
