@@ -1,4 +1,5 @@
-"""OTLP-JSON: spans (and the files metrics share) as the Collector's ``file`` exporter writes them.
+"""OTLP-JSON: spans as the Collector's ``file`` exporter writes them, and the file handling
+the metrics (``metrics_file``) share.
 
 One ``ExportTraceServiceRequest`` (or ``ExportMetricsServiceRequest``) per line, in the
 OTLP specification's JSON encoding (which is *not* protobuf's default JSON mapping): trace
@@ -7,7 +8,7 @@ Collector's ``otlpjsonfile`` receiver and ``weave-run show`` read these files.
 
 Each process writes its own files (pid in the name), so processes never interleave lines:
 ``traces-<time>-<pid>.jsonl`` and, beside it, ``metrics-<time>-<pid>.jsonl`` with the same
-``<time>`` (the viewer pairs them; the metrics side is ``metrics_file``). A file is rotated when it passes ``max_bytes``
+``<time>`` (the viewer pairs them). A file is rotated when it passes ``max_bytes``
 (``...-<pid>.1.jsonl``, ...). Lines are written whole with one ``write`` on a file opened
 in append mode.
 """

@@ -162,9 +162,9 @@ def test_a_forked_child_writes_its_own_metrics_and_not_its_parents(tmp_path: Pat
     assert sorted(calls.values(), key=str) == [{"child-model": 1}, {"parent-model": 3}], calls
 
 
-def test_the_span_file_exporter_keeps_its_name_and_rotation(tmp_path: Path) -> None:
-    """Traces and metrics share the file handling: each rotates past max_bytes into
-    ``...-<pid>.1.jsonl`` with the process's stamp."""
+def test_metrics_files_rotate_under_the_process_stamp(tmp_path: Path) -> None:
+    """Traces and metrics share the file handling: a file past max_bytes rotates into
+    ``...-<pid>.1.jsonl``, every part keeping the process's stamp (the viewer pairs by it)."""
     code = """
         import sys
         from weave_agent.otlp_json import LineFile
