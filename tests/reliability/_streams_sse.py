@@ -4,8 +4,9 @@ The bodies are the recorded cassettes' own bytes (``tests/instrumentations/<vend
 cassettes``), so every SDK parses exactly what the vendor sends. They are served through
 ``httpx.MockTransport`` (no socket, no port, nothing to stop) one SSE event per body
 chunk, which lets a test decide what happens after event *k*: the connection drops
-(``httpx.RemoteProtocolError``, what httpx raises for a body cut short) or, for async
-clients, the server goes silent until the consuming task is cancelled.
+(``httpx.RemoteProtocolError``, what httpx raises for a body cut short; ``Feed.dropped``
+keeps it, so a test can find it in what the app got, raised as is or wrapped by the SDK) or,
+for async clients, the server goes silent until the consuming task is cancelled.
 
 ``Feed.closed`` counts the response bodies the SDK closed: a stream proxy that forgot to
 forward ``close``/``__exit__`` leaves it at zero (the connection leaks).
@@ -49,6 +50,7 @@ class Feed:
         self.requests = 0
         self.closed = 0
         self.hung = False  # the reader is waiting on a silent server
+        self.dropped: BaseException | None = None  # the transport error raised where the body broke
 
     def handler(self, request: Any) -> Any:
         self.requests += 1
@@ -57,6 +59,13 @@ class Feed:
             headers={"content-type": "text/event-stream; charset=utf-8", "request-id": "req_stream_exits"},
             stream=_body_class(self.http)(self),
         )
+
+    def drop(self, http: Any) -> BaseException:
+        """The error ``http`` raises for a body cut short, remembered in ``dropped``."""
+        self.dropped = http.RemoteProtocolError(
+            "peer closed connection without sending complete message body (incomplete chunked read)"
+        )
+        return self.dropped
 
     def client(self, is_async: bool, http: Any = httpx) -> Any:
         self.http = http
@@ -79,7 +88,7 @@ def _body_class(http: Any) -> type:
         def __iter__(self) -> Iterator[bytes]:
             for i, event in enumerate(self.feed.events):
                 if i == self.feed.drop_after:
-                    raise _dropped(http)
+                    raise self.feed.drop(http)
                 yield event
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -88,7 +97,7 @@ def _body_class(http: Any) -> type:
                     self.feed.hung = True
                     await asyncio.Event().wait()  # silent until cancelled
                 if i == self.feed.drop_after:
-                    raise _dropped(http)
+                    raise self.feed.drop(http)
                 await asyncio.sleep(0)  # a real socket read yields to the loop
                 yield event
 
@@ -102,10 +111,6 @@ def _body_class(http: Any) -> type:
     return Body
 
 
-def _dropped(http: Any) -> Exception:
-    return http.RemoteProtocolError(  # type: ignore[no-any-return]
-        "peer closed connection without sending complete message body (incomplete chunked read)"
-    )
 
 
 def clients(vendor: str, feed: Feed, is_async: bool) -> Any:
@@ -147,8 +152,6 @@ class Vendor:
     ``open(client, is_async)`` returns the stream, the ``stream()`` manager, or (async
     ``create``) a coroutine giving the stream. ``error_cassette``: a recorded 200 stream
     ending in an SSE ``error`` event the SDK raises on, with the ``error.type`` it gets.
-    ``drop_error``: what the SDK raises when the body is cut (openai wraps httpx's error
-    in ``APIConnectionError``; the others let it through).
     """
 
     def __init__(
@@ -161,11 +164,9 @@ class Vendor:
         manager: bool = False,
         error_cassette: str | None = None,
         error_type: str | None = None,
-        drop_error: str = "RemoteProtocolError",
     ) -> None:
         self.id, self.instrumentation, self.cassette, self.open, self.text = id, instrumentation, cassette, open, text
         self.manager, self.error_cassette, self.error_type = manager, error_cassette, error_type
-        self.drop_error = drop_error
         self.vendor = instrumentation
 
     def __repr__(self) -> str:
@@ -227,10 +228,9 @@ def _mistral_text(event: Any) -> str:
 
 VENDORS = [
     Vendor("openai_chat", "openai", "openai/cassettes/chat_stream_usage.yaml", _openai_chat, _openai_chat_text,
-           error_cassette="openai/cassettes/chat_stream_error.yaml", error_type="APIError",
-           drop_error="APIConnectionError"),
+           error_cassette="openai/cassettes/chat_stream_error.yaml", error_type="APIError"),
     Vendor("openai_responses", "openai", "openai/cassettes/responses_stream.yaml", _openai_responses,
-           _openai_responses_text, drop_error="APIConnectionError"),
+           _openai_responses_text),
     Vendor("anthropic_create", "anthropic", "anthropic/cassettes/messages_stream_raw.yaml", _anthropic_create,
            _anthropic_text, error_cassette="anthropic/cassettes/messages_stream_error.yaml",
            error_type="overloaded_error"),
