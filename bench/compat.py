@@ -82,7 +82,9 @@ ALSO_NEEDS = {
 MOVES_WITH = {
     "openai": ("httpx",),
     "anthropic": (),
-    "mistral": ("httpx",),
+    # mistralai 2.0 pins opentelemetry-semantic-conventions <0.61, which pins its
+    # opentelemetry-api: the OpenTelemetry packages (the agent's too) and what they pin resolve against it.
+    "mistral": ("httpx", "opentelemetry-*", "protobuf", "googleapis-common-protos", "grpcio"),
     "langchain": (
         "langchain-openai",
         "langchain-anthropic",
@@ -195,8 +197,9 @@ def _constraint_lines(excluded: set[str]) -> tuple[list[str], str]:
         text = line.split("#", 1)[0].strip()
         if not text or text.startswith("-"):
             continue
-        name = re.split(r"[\s\[<>=!~;@]", text, maxsplit=1)[0]
-        if canonicalize_name(name) not in excluded:
+        name = canonicalize_name(re.split(r"[\s\[<>=!~;@]", text, maxsplit=1)[0])
+        prefixes = tuple(e[:-1] for e in excluded if e.endswith("*"))
+        if name not in excluded and not name.startswith(prefixes or ("\0",)):
             kept.append(text)
     return kept, hashlib.sha256(raw).hexdigest()
 
@@ -207,7 +210,7 @@ def requirements_file(name: str, distribution: str, version: str, venv_name: str
     The hash of ``constraints/test.txt`` is written into the requirements file so that a
     changed constraints file rebuilds the environment (``_venvs`` stamps the requirements)."""
     os.makedirs(REQS_DIR, exist_ok=True)
-    moving = {canonicalize_name(n) for n in (distribution, *MOVES_WITH.get(name, ()))}
+    moving = {n if n.endswith("*") else canonicalize_name(n) for n in (distribution, *MOVES_WITH.get(name, ()))}
     pins, digest = _constraint_lines(moving)
     constraints_path = os.path.join(REQS_DIR, venv_name + ".constraints.txt")
     with open(constraints_path, "w") as f:
