@@ -129,9 +129,12 @@ def _on_sigterm(signum, frame):  # type: ignore[no-untyped-def]
     import _signal
     import os
 
+    telemetry = sys.modules.get("weave_agent.telemetry")
+    if telemetry is not None and telemetry.defer_signal(signum):
+        return  # the exit flush this interrupted raises the signal again when it is done
     try:
-        if "weave_agent.telemetry" in sys.modules:
-            sys.modules["weave_agent.telemetry"]._at_exit()
+        if telemetry is not None:
+            telemetry._at_exit()
     finally:
         _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
         os.kill(os.getpid(), _signal.SIGTERM)

@@ -94,6 +94,10 @@ class _State:
         self.mp_hooked = False
         self.exit_done: threading.Event | None = None  # set when the last shutdown()'s flush ended
         self.exit_deadline = 0.0  # when that flush must end (time.monotonic())
+        self.exit_timeout = 0.0  # the timeout it was given (for the exit line)
+        self.meter_stopping = False  # the meter provider's shutdown was started
+        self.exiting_thread = 0  # the thread running the exit flush, while it runs
+        self.deferred_signal = 0  # a SIGTERM that arrived during it (defer_signal)
         self.flush_thread: threading.Thread | None = None
         self.processor: Any = None  # export_health.CountingBatchSpanProcessor, when we made one
         self.metric_endpoint = ""
@@ -438,47 +442,47 @@ def shutdown(timeout: float | None = None) -> bool:
         timeout = (_state.settings or current_settings()).exit_timeout
     deadline = time.monotonic() + max(0.0, timeout)
     done = threading.Event()
-    _state.exit_deadline, _state.exit_done = deadline, done
-    ok = True
+    _state.exit_deadline, _state.exit_done, _state.exit_timeout = deadline, done, timeout
     try:
-        processor = _state.processor
-        if processor is not None:
-            processor.shutdown(timeout_millis=_millis_left(deadline))
-            ok = not any(t.is_alive() for t in processor.worker_threads()) and processor.undelivered() == 0
-        for provider in (_state.tracer_provider, _state.meter_provider):
-            if provider is None:
-                continue
-            try:
-                if provider is _state.meter_provider:
-                    provider.shutdown(timeout_millis=_millis_left(deadline))
-                else:
-                    provider.shutdown()  # its processor is already shut down: returns at once
-            except Exception as exc:
-                ok = False
-                if provider is _state.meter_provider:
-                    # The SDK raises when the final collection could not run in time: the
-                    # points since the last export are lost (said by the exit line).
-                    _state.metrics_cut = "the final export did not run within %.1f s (WEAVE_AGENT_EXIT_TIMEOUT)" % timeout
-                    _log.debug("meter provider shutdown: %s", exc)
-                else:
-                    _log.warning("shutting down the %s failed: %s: %s", type(provider).__name__, type(exc).__name__, exc)
+        return _stop_exporting(deadline)
     finally:
         done.set()
+
+
+def _stop_exporting(deadline: float) -> bool:
+    """Wake the exporting threads and wait for them until ``deadline``; True when every
+    span was delivered. (A SIGTERM during this wait is held until it ends: see
+    ``defer_signal``.)
+    """
+    ok = True
+    processor = _state.processor
+    if processor is not None:
+        processor.shutdown(timeout_millis=_millis_left(deadline))
+        ok = not any(t.is_alive() for t in processor.worker_threads()) and processor.undelivered() == 0
+    provider = _state.tracer_provider
+    if provider is not None:
+        try:
+            provider.shutdown()  # its processor is shut down already: returns at once
+        except Exception as exc:
+            ok = False
+            _log.warning("shutting down the %s failed: %s: %s", type(provider).__name__, type(exc).__name__, exc)
+    meter_provider = _state.meter_provider
+    if meter_provider is not None and not _state.meter_stopping:
+        _state.meter_stopping = True
+        try:
+            meter_provider.shutdown(timeout_millis=_millis_left(deadline))
+        except Exception as exc:
+            # The SDK raises when the final collection could not run in time: the
+            # points since the last export are lost (said by the exit line).
+            ok = False
+            _state.metrics_cut = "the final export did not run within %.1f s (WEAVE_AGENT_EXIT_TIMEOUT)" % (
+                _state.exit_timeout)
+            _log.debug("meter provider shutdown: %s", exc)
     return ok
 
 
 def _millis_left(deadline: float) -> int:
     return max(0, int((deadline - time.monotonic()) * 1000))
-
-
-def _exporting_threads() -> list[threading.Thread]:
-    """The SDK threads that do the exporting: the batch processor's and metric readers'."""
-    threads = list(_state.processor.worker_threads()) if _state.processor is not None else []
-    for reader in getattr(getattr(_state.meter_provider, "_sdk_config", None), "metric_readers", ()):
-        thread = getattr(reader, "_daemon_thread", None)
-        if thread is not None:
-            threads.append(thread)
-    return threads
 
 
 def _register_exit() -> None:
@@ -578,17 +582,12 @@ def _at_exit() -> None:
     """The exit flush: once per process (a worker's finalizer, then ``atexit``)."""
     pid = os.getpid()
     if _state.exited_pid == pid and _state.exit_done is not None:
-        # Called again, from the SIGTERM handler: a signal that reached a process already
-        # flushing at its exit (a pool's terminate(), a supervisor's stop). The flush runs on
-        # the SDK's exporting threads, whatever thread was interrupted: let them finish
-        # (within the same deadline) rather than being killed in the middle of it.
-        if not _state.exit_done.is_set():
-            for thread in _exporting_threads():
-                thread.join(max(0.0, _state.exit_deadline - time.monotonic()))
-        return
+        return  # a second call (a worker's finalizer, then atexit): once is enough
+    _state.exiting_thread = threading.get_ident()
     if _state.exited_pid != pid:
         _state.exited_pid = pid
         _state.exit_done = None  # (one inherited through fork is the parent's)
+        _state.meter_stopping = False
     try:
         from .streams import end_all_open
 
@@ -606,6 +605,37 @@ def _at_exit() -> None:
             import traceback
 
             traceback.print_exc()
+    finally:
+        _state.exiting_thread = 0
+        signum, _state.deferred_signal = _state.deferred_signal, 0
+        if signum:
+            _raise_deferred(signum)
+
+
+def defer_signal(signum: int) -> bool:
+    """Called by the agent's SIGTERM handler: True when this thread is in the middle of
+    the exit flush, which then takes the signal's default action itself once it is done.
+
+    The handler runs on the thread it interrupts. Waiting there for the flush it
+    interrupted would wait on itself (a ``join()`` cut short holds the lock a second
+    ``join()`` needs; an event being set holds its condition): so the handler returns at
+    once, the interrupted flush goes on within its deadline, and the signal is raised
+    again after it, keeping the exit status "terminated by SIGTERM".
+    """
+    if _state.exiting_thread != threading.get_ident() or _state.exited_pid != os.getpid():
+        return False
+    _state.deferred_signal = signum
+    return True
+
+
+def _raise_deferred(signum: int) -> None:
+    import signal
+
+    try:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+    except (OSError, ValueError):
+        pass
 
 
 def _raise_keyboard_interrupt() -> None:

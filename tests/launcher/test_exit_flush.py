@@ -81,7 +81,7 @@ def test_exit_with_a_closed_port_is_bounded(launch: Launch, protocol: str) -> No
 class _Collector:
     """A minimal OTLP/HTTP receiver on loopback: answers 200 to everything, counts spans."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -91,6 +91,7 @@ class _Collector:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                time.sleep(delay)
                 outer.paths.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -153,3 +154,42 @@ def test_loss_is_reported_even_when_quiet(launch: Launch) -> None:
     assert [ln for ln in r.err_lines if "3 of 3 spans" in ln and "could not be delivered" in ln], r
     assert json.dumps(r.stderr)  # plain text, no traceback
     assert "Traceback" not in r.stderr
+
+
+# The app's own atexit handler runs before the agent's (registered later, run first): it
+# says the exit flush is about to start, then the test sends SIGTERM into that flush.
+SIGTERM_DURING_FLUSH = """
+    import atexit, sys
+    from fakevendor.client import Client
+
+    Client().complete("one")
+    atexit.register(lambda: (sys.stdout.write("exiting\\n"), sys.stdout.flush()))
+"""
+
+
+def test_sigterm_during_the_exit_flush_lets_it_finish(launch: Launch) -> None:
+    """A supervisor's SIGTERM (a pool's terminate()) landing in the exit flush: the flush
+    goes on (the signal handler must not wait on the very thread it interrupted, which
+    held the process for the whole exit timeout and lost the spans), then the process
+    dies of SIGTERM as it would have."""
+    import signal
+
+    from _launch import wait_until
+
+    server = _Collector(delay=1.0)  # each export takes 1 s
+    try:
+        launch.write("app.py", SIGTERM_DURING_FLUSH)
+        env = launch.env(WEAVE_AGENT_EXIT_TIMEOUT="8", OTEL_METRICS_EXPORTER="none")
+        proc = launch.popen("weave-run", "--endpoint", server.endpoint, "python", "app.py", env=env)
+        wait_until(lambda: "exiting" in launch.output()[0] or proc.poll() is not None, 30, "the exit flush")
+        time.sleep(0.3)  # inside the flush: the export is waiting on the server
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = launch.wait(proc, timeout=20)
+        held = time.monotonic() - sent
+    finally:
+        server.close()
+    assert code == -signal.SIGTERM, launch.output()
+    assert held < 4, "SIGTERM during the exit flush held the process %.1f s" % held
+    assert "/v1/traces" in server.paths, launch.output()
+    assert "weave-agent: 1 span sent to" in launch.output()[1], launch.output()
