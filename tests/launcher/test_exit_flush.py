@@ -75,6 +75,8 @@ def test_exit_with_a_closed_port_is_bounded(launch: Launch, protocol: str) -> No
     assert lost.startswith("weave-agent: 3 of 3 spans "), lost
     assert "127.0.0.1" in lost, lost
     assert ("unreachable" in lost) or ("WEAVE_AGENT_EXIT_TIMEOUT" in lost), lost
+    # The metrics went the same way, and the same line says so (issue 18, item 6).
+    assert "metric points" in lost, lost
     assert "Traceback" not in r.stderr, r
 
 
