@@ -15,6 +15,7 @@ and nothing else: no span work.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -284,9 +285,12 @@ def _close_then_end(method: Callable[[], Any], st: StreamState) -> Any:
     return result
 
 
-def _not_a_manager(wrapped: Any, kind: str) -> TypeError:
+def _not_a_manager(wrapped: Any, kind: str) -> Exception:
     """What ``with`` raises for the wrapped stream itself when it is no context manager (a
-    generator): the proxy has the methods, and the app must not see an AttributeError instead."""
+    generator): the proxy has the methods, and the app must see what this Python raises
+    without it (a TypeError; before 3.11, an AttributeError naming the method)."""
+    if sys.version_info < (3, 11):
+        return AttributeError("__aenter__" if kind else "__enter__")
     return TypeError("%r object does not support the %scontext manager protocol" % (type(wrapped).__name__, kind))
 
 
