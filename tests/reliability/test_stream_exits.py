@@ -25,6 +25,7 @@ import gc
 import inspect
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -401,6 +402,11 @@ def _exported(folder: Path) -> list[dict[str, Any]]:
 def test_interpreter_exit_with_streams_open(tmp_path: Path, mode: str) -> None:
     """A process that exits with streams open (under the real bootstrap) exports each one's
     span, once, ended ``interpreter_exit`` with what had been read."""
+    if mode == "sync" and sys.version_info[:3] == (3, 13, 0):
+        # The interpreter's bug, not the agent's: the same child without the agent, or
+        # just an httpx.Client streaming generator left open in a global, gets SIGSEGV
+        # while CPython 3.13.0 garbage-collects at exit.
+        pytest.skip("CPython 3.13.0 segfaults at exit collecting an open httpx stream, agent or not")
     result = run_python(
         _CHILD % {"n": READ},
         args=[mode],
