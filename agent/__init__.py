@@ -9,8 +9,8 @@ module ``__getattr__`` below.
 from __future__ import annotations
 
 from ._version import __version__
-from .arming import autopatch, patch, unpatch
-from .importhook import install, uninstall, when_imported
+from .hook.arming import autopatch, patch, unpatch
+from .hook.importhook import install, uninstall, when_imported
 from .lifecycle import init
 
 __all__ = [
@@ -28,9 +28,9 @@ __all__ = [
 ]
 
 _LAZY = {
-    "op": ("weave_agent.calls", "op"),
-    "flush": ("weave_agent.telemetry", "flush"),
-    "shutdown": ("weave_agent.telemetry", "shutdown"),
+    "op": ("weave_agent.tracing.calls", "op"),
+    "flush": ("weave_agent.export.telemetry", "flush"),
+    "shutdown": ("weave_agent.export.telemetry", "shutdown"),
 }
 
 

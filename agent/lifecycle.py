@@ -64,8 +64,8 @@ def _register_entry_point_rows(encoded: str) -> None:
     """Rows scanned by ``weave-run``: ``name|triggers|module|patcher|distribution|versions;...``."""
     if not encoded:
         return
-    from .arming import register
-    from .registry import Instrumentation
+    from .hook.arming import register
+    from .hook.registry import Instrumentation
 
     for item in encoded.split(";"):
         fields = item.split("|")
@@ -96,7 +96,7 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
         _log.debug("disabled by WEAVE_AGENT_ENABLED/OTEL_SDK_DISABLED: nothing patched")
         return False
     _flush_on_sigterm()
-    from .arming import autopatch
+    from .hook.arming import autopatch
 
     names = autopatch(settings, include_entry_points=include_entry_points)
     _log.debug("started; armed: %s", ", ".join(names) or "(none)")
@@ -120,7 +120,7 @@ def _flush_on_sigterm() -> None:
         _signal.signal(_signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError, AttributeError):
         return  # not the main thread, or no SIGTERM on this platform
-    from .importhook import when_imported
+    from .hook.importhook import when_imported
 
     when_imported("multiprocessing.util", _watch_pool_workers)
 
@@ -129,7 +129,7 @@ def _on_sigterm(signum, frame):  # type: ignore[no-untyped-def]
     import _signal
     import os
 
-    telemetry = sys.modules.get("weave_agent.telemetry")
+    telemetry = sys.modules.get("weave_agent.export.telemetry")
     if telemetry is not None and telemetry.defer_signal(signum):
         return  # the exit flush this interrupted raises the signal again when it is done
     try:
@@ -167,7 +167,7 @@ def _in_pool_worker(_obj: object = None) -> None:
         put = outqueue.put
 
         def put_after_flush(obj):  # type: ignore[no-untyped-def]
-            telemetry = sys.modules.get("weave_agent.telemetry")
+            telemetry = sys.modules.get("weave_agent.export.telemetry")
             if telemetry is not None:
                 telemetry.flush_spans()
             return put(obj)

@@ -115,7 +115,7 @@ import sys, json, time
 variant, names_file = sys.argv[1], sys.argv[2]
 with open(names_file) as f:
     names = json.load(f)
-import weave_agent.importhook as importhook  # both variants: same modules loaded
+import weave_agent.hook.importhook as importhook  # both variants: same modules loaded
 if variant == "finder":
     importhook.install()
     def hook(module):
@@ -141,7 +141,7 @@ print(json.dumps({"seconds": t1 - t0, "new_modules": len(sys.modules) - before, 
 FIND_SPEC_CHILD = r"""
 import sys, json, timeit
 reps, number = int(sys.argv[1]), int(sys.argv[2])
-import weave_agent.importhook as importhook
+import weave_agent.hook.importhook as importhook
 importhook.install()
 def hook(module):
     pass
@@ -173,7 +173,7 @@ print(json.dumps(out))
 
 MODULES_CHILD = "import sys, json; print(json.dumps(sorted(sys.modules)))"
 # The modules a timed child of figure 1 has loaded when its loop starts (no json here).
-PRELOADED_CHILD = "import sys, weave_agent.importhook; print(','.join(sorted(sys.modules)))"
+PRELOADED_CHILD = "import sys, weave_agent.hook.importhook; print(','.join(sorted(sys.modules)))"
 
 IMPORTTIME_RE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)\s*$")
 
@@ -224,7 +224,7 @@ def bench_imports(env: dict, cwd: str, names_file: str, rounds: int) -> tuple[di
         TARGET_IMPORT_RATIO,
         "ratio",
         scale=1e3,
-        baseline_label="weave_agent.importhook imported, finder not installed",
+        baseline_label="weave_agent.hook.importhook imported, finder not installed",
         variant_label=f"finder installed, {WATCHED} unwatched names watched",
         note=f"{count} modules imported per round ({new_modules:.0f} with dependencies); {rounds} rounds; "
         f"median of per-round ratios {paired:.4f}",

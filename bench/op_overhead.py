@@ -27,8 +27,9 @@ from opentelemetry import context, trace  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult  # noqa: E402
 
-from weave_agent import op, telemetry  # noqa: E402
-from weave_agent.streams import Accumulator  # noqa: E402
+from weave_agent import op
+from weave_agent.export import telemetry  # noqa: E402
+from weave_agent.tracing.streams import Accumulator  # noqa: E402
 
 
 class NoOpExporter(SpanExporter):

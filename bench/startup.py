@@ -116,7 +116,7 @@ print(json.dumps({"python": platform.python_version(), "executable": sys.executa
 """
 
 # weave-run's work before exec, phase by phase, in a fresh interpreter (in the order the
-# launcher does it). Private names of weave_agent.cli: a missing one is reported, not fatal.
+# launcher does it). Private names of weave_agent.tools.cli: a missing one is reported, not fatal.
 # Nothing but builtins and os before the phases (json would bring re and enum, which the
 # launcher pays for under argparse): json is imported at the end.
 PHASES = r"""
@@ -132,9 +132,9 @@ def step(name, fn):
         return
     out[name] = pc() - t
 def import_cli():
-    import weave_agent.cli as cli
+    import weave_agent.tools.cli as cli
     g["cli"] = cli
-step("import weave_agent.cli (argparse > re, enum, gettext; shutil; weave_agent)", import_cli)
+step("import weave_agent.tools.cli (argparse > re, enum, gettext; shutil; weave_agent)", import_cli)
 cli = g.get("cli")
 step("build the argparse parser (gettext > locale)", lambda: g.__setitem__("parser", cli._parser()))
 step("parse the arguments", lambda: g["parser"].parse_args(["python", "-c", "pass"]))

@@ -77,7 +77,8 @@ from opentelemetry.sdk.trace.export import (  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
 import weave_agent  # noqa: E402
-from weave_agent import arming, telemetry  # noqa: E402
+from weave_agent.export import telemetry  # noqa: E402
+from weave_agent.hook import arming  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(REPO, "docs", "benchmarks.md")
@@ -580,7 +581,7 @@ def run_vendor(vendor: Vendor, args: argparse.Namespace, proc: CountingBatchProc
         if spec is None:
             raise NotAvailable("the patched %s.%s does not call what it wraps, and has no _self_weave_spec"
                                % (owner.__name__, attr))
-        from weave_agent.calls import wrap_with_spec
+        from weave_agent.tracing.calls import wrap_with_spec
 
         how["mode"] = "wrap_with_spec(instant, the instrumentation's _self_weave_spec)"
         return wrap_with_spec(instant, spec).__get__(resource, owner)

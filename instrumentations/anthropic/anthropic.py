@@ -63,9 +63,11 @@ from typing import Any
 import wrapt
 from opentelemetry.trace import Status, StatusCode
 
-from weave_agent import _log, telemetry
-from weave_agent.calls import wrap_with_spec
-from weave_agent.genai import (
+from weave_agent import _log
+from weave_agent.export import telemetry
+from weave_agent.hook.patcher import MultiPatcher, SymbolPatcher
+from weave_agent.tracing.calls import wrap_with_spec
+from weave_agent.tracing.genai import (
     INPUT_MESSAGES,
     OUTPUT_MESSAGES,
     SYSTEM_INSTRUCTIONS,
@@ -78,13 +80,12 @@ from weave_agent.genai import (
     server_of,
     stop_sequences,
 )
-from weave_agent.genai import field as _get
-from weave_agent.genai import is_number as _num
-from weave_agent.genai import sequence as _seq
-from weave_agent.genai import text_part as _text
-from weave_agent.patcher import MultiPatcher, SymbolPatcher
-from weave_agent.serialize import exception_attributes
-from weave_agent.streams import Accumulator
+from weave_agent.tracing.genai import field as _get
+from weave_agent.tracing.genai import is_number as _num
+from weave_agent.tracing.genai import sequence as _seq
+from weave_agent.tracing.genai import text_part as _text
+from weave_agent.tracing.serialize import exception_attributes
+from weave_agent.tracing.streams import Accumulator
 
 MESSAGES_MODULE = "anthropic.resources.messages.messages"
 BETA_MODULE = "anthropic.resources.beta.messages.messages"

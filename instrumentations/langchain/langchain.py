@@ -76,9 +76,11 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from weave_agent import _log, genai, streams, telemetry
-from weave_agent.patcher import Patcher
-from weave_agent.serialize import exception_attributes, to_json, to_jsonable
+from weave_agent import _log
+from weave_agent.export import telemetry
+from weave_agent.hook.patcher import Patcher
+from weave_agent.tracing import genai, streams
+from weave_agent.tracing.serialize import exception_attributes, to_json, to_jsonable
 
 HIDDEN_TAG = "langsmith:hidden"
 

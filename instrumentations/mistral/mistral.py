@@ -54,9 +54,11 @@ from typing import Any
 import wrapt
 from opentelemetry.trace import Status, StatusCode
 
-from weave_agent import _log, telemetry
-from weave_agent.calls import Call, wrap_with_spec
-from weave_agent.genai import (
+from weave_agent import _log
+from weave_agent.export import telemetry
+from weave_agent.hook.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
+from weave_agent.tracing.calls import Call, wrap_with_spec
+from weave_agent.tracing.genai import (
     INPUT_MESSAGES,
     OUTPUT_MESSAGES,
     SYSTEM_INSTRUCTIONS,
@@ -70,11 +72,10 @@ from weave_agent.genai import (
     stop_sequences,
     tool_call_part,
 )
-from weave_agent.genai import is_number as _num
-from weave_agent.genai import sequence as _seq
-from weave_agent.genai import text_part as _text
-from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
-from weave_agent.streams import Accumulator
+from weave_agent.tracing.genai import is_number as _num
+from weave_agent.tracing.genai import sequence as _seq
+from weave_agent.tracing.genai import text_part as _text
+from weave_agent.tracing.streams import Accumulator
 
 from .accumulator import MistralStreamAccumulator
 

@@ -43,8 +43,11 @@ from typing import Any
 
 import wrapt
 
-from weave_agent import _log, streams, telemetry
-from weave_agent.genai import (
+from weave_agent import _log
+from weave_agent.export import telemetry
+from weave_agent.hook.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
+from weave_agent.tracing import streams
+from weave_agent.tracing.genai import (
     INPUT_MESSAGES,
     OUTPUT_MESSAGES,
     SYSTEM_INSTRUCTIONS,
@@ -57,13 +60,12 @@ from weave_agent.genai import (
     server_of,
     stop_sequences,
 )
-from weave_agent.genai import field as _get
-from weave_agent.genai import is_number as _num
-from weave_agent.genai import sequence as _seq
-from weave_agent.genai import text_part as _text
-from weave_agent.genai import tool_call_part as _tool_call
-from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
-from weave_agent.streams import Accumulator
+from weave_agent.tracing.genai import field as _get
+from weave_agent.tracing.genai import is_number as _num
+from weave_agent.tracing.genai import sequence as _seq
+from weave_agent.tracing.genai import text_part as _text
+from weave_agent.tracing.genai import tool_call_part as _tool_call
+from weave_agent.tracing.streams import Accumulator
 
 CHAT_MODULE = "openai.resources.chat.completions.completions"
 RESPONSES_MODULE = "openai.resources.responses.responses"

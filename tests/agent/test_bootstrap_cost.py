@@ -63,7 +63,7 @@ after = set(sys.modules)
 first = sys.meta_path[0]
 print(json.dumps({
     "started": started,
-    "finder_first": type(first).__module__ == "weave_agent.importhook",
+    "finder_first": type(first).__module__ == "weave_agent.hook.importhook",
     "before": sorted(before),
     "new": sorted(after - before),
 }))
@@ -74,7 +74,7 @@ print(json.dumps({
     # The comparison is meaningful only if start-up itself did not load them already.
     assert _forbidden_in(set(out["before"])) == []
     new = set(out["new"])
-    assert {"weave_agent.lifecycle", "weave_agent.importhook", "weave_agent.settings"} <= new
+    assert {"weave_agent.lifecycle", "weave_agent.hook.importhook", "weave_agent.settings"} <= new
     assert _forbidden_in(new) == []
     assert sorted(m for m in new if not _own(m) and m not in ALLOWED_STDLIB) == []
     # No vendor-facing part of the agent is loaded at bootstrap either.
@@ -87,6 +87,14 @@ print(json.dumps({
         "weave_agent.otlp_json",
         "weave_agent.testing",
         "weave_agent.patcher",
+        "weave_agent.genai",
+        "weave_agent.export.telemetry",
+        "weave_agent.tracing.calls",
+        "weave_agent.tracing.streams",
+        "weave_agent.tracing.serialize",
+        "weave_agent.export.otlp_json",
+        "weave_agent.tools.testing",
+        "weave_agent.hook.patcher",
     }
     assert sorted(new & heavy) == []
     assert res.stderr == ""
@@ -98,8 +106,8 @@ MODULES = "import json, sys; print(json.dumps([sorted(sys.modules), type(sys.met
 def test_sitecustomize_shim_adds_only_the_agent(run_py):
     without_modules, without_first = run_py(MODULES).check().json()
     with_modules, with_first = run_py(MODULES, pythonpath=[SHIM_DIR]).check().json()
-    assert without_first != "weave_agent.importhook"
-    assert with_first == "weave_agent.importhook"  # the shim did start the agent
+    assert without_first != "weave_agent.hook.importhook"
+    assert with_first == "weave_agent.hook.importhook"  # the shim did start the agent
     added = set(with_modules) - set(without_modules)
     assert "weave_agent.lifecycle" in added
     assert _forbidden_in(set(with_modules)) == []

@@ -15,7 +15,7 @@ import pytest
 from _subproc import clean_env, run_python
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from weave_agent.destinations import WEAVE_TRACES_URL, weave_resource_attributes, weave_traces_url
+from weave_agent.export.destinations import WEAVE_TRACES_URL, weave_resource_attributes, weave_traces_url
 from weave_agent.settings import Settings
 
 KEY = "wk-0123456789abcdef-secret"

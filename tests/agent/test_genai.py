@@ -7,11 +7,11 @@ import json
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
-from weave_agent import telemetry
-from weave_agent.calls import wrap_with_spec
-from weave_agent.genai import Extractor, GenAISpec, Request, Response, Usage
-from weave_agent.streams import Accumulator
-from weave_agent.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS
+from weave_agent.export import telemetry
+from weave_agent.export.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS
+from weave_agent.tracing.calls import wrap_with_spec
+from weave_agent.tracing.genai import Extractor, GenAISpec, Request, Response, Usage
+from weave_agent.tracing.streams import Accumulator
 
 
 class FakeError(Exception):

@@ -22,14 +22,14 @@ def test_install_is_idempotent_and_puts_one_finder_first(run_py):
         """
 import json, sys
 import weave_agent
-from weave_agent import importhook
+from weave_agent.hook import importhook
 before = list(sys.meta_path)   # as the app had it, weave_agent imported
 weave_agent.install()
 weave_agent.install()
 first = sys.meta_path[0]
-ours = [f for f in sys.meta_path if type(f).__module__ == "weave_agent.importhook"]
+ours = [f for f in sys.meta_path if type(f).__module__ == "weave_agent.hook.importhook"]
 print(json.dumps({
-    "first_is_ours": type(first).__module__ == "weave_agent.importhook",
+    "first_is_ours": type(first).__module__ == "weave_agent.hook.importhook",
     "count": len(ours),
     "rest_unchanged": sys.meta_path[1:] == before,
     "installed": importhook.installed(),
@@ -44,7 +44,7 @@ def test_uninstall_leaves_meta_path_as_found(run_py):
         """
 import json, sys
 import weave_agent
-from weave_agent import importhook
+from weave_agent.hook import importhook
 
 class Foreign:
     def __init__(self, name): self.name = name
@@ -80,7 +80,7 @@ def test_uninstalled_finder_runs_no_hook_and_stays_out(run_py, tree):
     res = run_py(
         """
 import json, sys, weave_agent
-from weave_agent import importhook
+from weave_agent.hook import importhook
 weave_agent.install()
 weave_agent.when_imported("late", lambda m: print("HOOK"))
 finder = sys.meta_path[0]
@@ -107,7 +107,7 @@ weave_agent.install()
 class Foreign:
     def find_spec(self, fullname, path=None, target=None): return None
 
-def ours_first(): return type(sys.meta_path[0]).__module__ == "weave_agent.importhook"
+def ours_first(): return type(sys.meta_path[0]).__module__ == "weave_agent.hook.importhook"
 
 base = list(sys.meta_path)                # ours first, then the interpreter's
 a = Foreign(); sys.meta_path.insert(0, a)

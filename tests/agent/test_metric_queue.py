@@ -9,7 +9,7 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from weave_agent import metric_queue, telemetry
+from weave_agent.export import metric_queue, telemetry
 
 
 def _points(reader: InMemoryMetricReader, name: str) -> list[Any]:

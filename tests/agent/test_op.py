@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import weave_agent
 from weave_agent import op
-from weave_agent.patcher import SymbolPatcher
+from weave_agent.hook.patcher import SymbolPatcher
 
 
 def test_plain_function_one_span_with_inputs_and_output(spans):
@@ -241,7 +241,7 @@ def test_current_span_restored_after_call(spans):
 
 
 def test_agent_failure_never_reaches_the_app(spans, monkeypatch):
-    from weave_agent import calls as op_module
+    from weave_agent.tracing import calls as op_module
 
     @op
     def f(x):
@@ -305,7 +305,7 @@ def test_unreferenced_generator_span_ends(spans):
 
 def test_disabled_agent_calls_through(monkeypatch):
     import weave_agent.lifecycle as lifecycle
-    from weave_agent import telemetry
+    from weave_agent.export import telemetry
     from weave_agent.settings import Settings
 
     telemetry.reset()
@@ -324,7 +324,7 @@ def test_disabled_agent_calls_through(monkeypatch):
 def test_public_api_exposes_op():
     assert weave_agent.op is op
     assert callable(weave_agent.flush) and callable(weave_agent.shutdown)
-    assert sys.modules["weave_agent.calls"]
+    assert sys.modules["weave_agent.tracing.calls"]
 
 
 def _checks_args(fn):

@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from weave_agent.patcher import MultiPatcher, Patcher, SymbolPatcher
+from weave_agent.hook.patcher import MultiPatcher, Patcher, SymbolPatcher
 
 
 def _fake_sdk() -> types.ModuleType:

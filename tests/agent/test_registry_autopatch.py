@@ -26,7 +26,7 @@ FAKES = {
     "fake_instrumentations/__init__.py": "",
     "fake_instrumentations/a.py": """
         import importlib
-        from weave_agent.patcher import SymbolPatcher
+        from weave_agent.hook.patcher import SymbolPatcher
         def _wrap(original):
             def create(self):
                 return "patched:" + original(self)
@@ -35,7 +35,7 @@ FAKES = {
     """,
     "fake_instrumentations/b.py": """
         import importlib
-        from weave_agent.patcher import SymbolPatcher
+        from weave_agent.hook.patcher import SymbolPatcher
         def _wrap(original):
             def create(self):
                 return "patched:" + original(self)
@@ -59,7 +59,7 @@ PLUGIN = {
         broken = fakeplugin_missing_module:ROW
     """,
     "fakeplugin_rows.py": """
-        from weave_agent.registry import Instrumentation
+        from weave_agent.hook.registry import Instrumentation
         ROW = Instrumentation("fakeplug", "fakesdk_a", "fakeplugin_inst", patcher="a_patcher")
         TUPLE_ROW = ("fakeplug_tuple", ("fakesdk_b.resources",), "fakeplugin_inst", None, None)
     """,
@@ -72,9 +72,9 @@ PLUGIN = {
 REGISTER = """
 import importlib, json, sys
 import weave_agent
-from weave_agent.registry import Instrumentation
-weave_agent.arming.register(Instrumentation("fakea", "fakesdk_a", "fake_instrumentations.a"))
-weave_agent.arming.register(Instrumentation("fakeb", ["fakesdk_b.resources"], "fake_instrumentations.b"))
+from weave_agent.hook.registry import Instrumentation
+weave_agent.hook.arming.register(Instrumentation("fakea", "fakesdk_a", "fake_instrumentations.a"))
+weave_agent.hook.arming.register(Instrumentation("fakeb", ["fakesdk_b.resources"], "fake_instrumentations.b"))
 
 def state():
     import fakesdk_a, fakesdk_b.resources
@@ -105,7 +105,7 @@ rows_ok = isinstance(table.INSTRUMENTATIONS, tuple) and all(
     for row in table.INSTRUMENTATIONS
 )
 # A row, as weave-run new-integration adds them, becomes an Instrumentation.
-from weave_agent import registry
+from weave_agent.hook import registry
 table.INSTRUMENTATIONS = table.INSTRUMENTATIONS + (("fakex", ("fakex_sdk.resources",), "fakex", "fakex-sdk", ">=1,<3"),)
 row = registry.builtin()["fakex"]
 print(json.dumps([new, rows_ok, row.triggers, row.module, row.distribution, row.versions, row.patcher]))
@@ -123,11 +123,11 @@ def test_register_is_reachable_from_the_package(run_py):
     res = run_py(
         """
 import weave_agent
-from weave_agent.registry import Instrumentation
-weave_agent.arming.register(Instrumentation("fakez", "fakez_sdk", "fakez_inst"))
-import weave_agent.arming as ap
-from weave_agent.arming import known
-print("fakez" in known(include_entry_points=False), ap.register is weave_agent.arming.register)
+from weave_agent.hook.registry import Instrumentation
+weave_agent.hook.arming.register(Instrumentation("fakez", "fakez_sdk", "fakez_inst"))
+import weave_agent.hook.arming as ap
+from weave_agent.hook.arming import known
+print("fakez" in known(include_entry_points=False), ap.register is weave_agent.hook.arming.register)
 """
     ).check()
     assert res.lines == ["True True"]
@@ -154,7 +154,7 @@ def test_patch_and_unpatch_by_name(run_py, fakes):
     res = run_py(
         REGISTER
         + """
-from weave_agent.arming import armed
+from weave_agent.hook.arming import armed
 import fakesdk_a, fakesdk_b.resources
 original_a = vars(fakesdk_a.Client)["create"]
 original_b = vars(fakesdk_b.resources.Completions)["create"]
@@ -217,7 +217,7 @@ def test_unknown_name_raises_listing_known_names_and_changes_nothing(run_py, fak
     res = run_py(
         REGISTER
         + """
-from weave_agent.arming import armed
+from weave_agent.hook.arming import armed
 errors = []
 for call in (lambda: weave_agent.patch(fakea=True, nosuch=True), lambda: weave_agent.unpatch("nosuch")):
     try:
@@ -240,8 +240,8 @@ def test_installed_version_outside_the_range_declines_with_one_debug_line(run_py
     res = run_py(
         """
 import json, weave_agent
-from weave_agent.registry import Instrumentation
-weave_agent.arming.register(
+from weave_agent.hook.registry import Instrumentation
+weave_agent.hook.arming.register(
     Instrumentation("fakea", "fakesdk_a", "fake_instrumentations.a", distribution="fake-sdk-dist", versions=%r)
 )
 weave_agent.patch(fakea=True)

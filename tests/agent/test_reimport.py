@@ -21,7 +21,7 @@ import json, sys
 import weave_agent
 
 weave_agent.init()
-from weave_agent import telemetry
+from weave_agent.export import telemetry
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter

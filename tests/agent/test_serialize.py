@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from weave_agent.serialize import REDACTED, is_secret_key, redact_text, to_json, to_jsonable
+from weave_agent.tracing.serialize import REDACTED, is_secret_key, redact_text, to_json, to_jsonable
 
 
 class Color(enum.Enum):
@@ -163,7 +163,7 @@ def test_large_collections_are_cut():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from weave_agent import serialize  # noqa: E402
+from weave_agent.tracing import serialize  # noqa: E402
 
 _SECRETS = st.sampled_from([
     "sk-" + "a1" * 12, "sk-ant-" + "Z9_" * 8, "Bearer abcdefgh12345", "Bearer\nabcdefgh12345",

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from weave_agent import settings_doc
 from weave_agent.settings import FIELDS
+from weave_agent.tools import settings_doc
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

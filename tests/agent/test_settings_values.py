@@ -10,7 +10,8 @@ from weave_agent.settings import FIELDS_BY_NAME, Settings
 
 APP = """
 import json
-from weave_agent import lifecycle, importhook
+from weave_agent import lifecycle
+from weave_agent.hook import importhook
 s = lifecycle.current_settings()
 print(json.dumps({
     "started": lifecycle.started(),

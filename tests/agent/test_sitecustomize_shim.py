@@ -16,7 +16,7 @@ import json, os, sys
 own = sys.modules["sitecustomize"]
 print(json.dumps({
     "user": os.environ.get("USER_SITECUSTOMIZE"),
-    "agent_first": type(sys.meta_path[0]).__module__ == "weave_agent.importhook",
+    "agent_first": type(sys.meta_path[0]).__module__ == "weave_agent.hook.importhook",
     "sitecustomize_is_shim": os.path.dirname(os.path.abspath(own.__file__)) == os.path.abspath(SHIM),
     "chained_is_user": os.path.dirname(getattr(getattr(own, "chained", None), "__file__", "") or "") == USER_DIR,
     "shim_on_path": [i for i, p in enumerate(sys.path) if os.path.abspath(p or ".") == os.path.abspath(SHIM)],
@@ -53,7 +53,7 @@ def test_without_a_user_sitecustomize_nothing_is_printed(run_py):
 def test_a_failing_user_sitecustomize_is_reported_and_the_app_runs(run_py, tree):
     user = tree({"sitecustomize.py": "raise RuntimeError('user site broken')\n"}, under="user")
     res = run_py("import sys; print('app ran', type(sys.meta_path[0]).__module__)", pythonpath=[SHIM_DIR, user]).check()
-    assert res.lines == ["app ran weave_agent.importhook"]
+    assert res.lines == ["app ran weave_agent.hook.importhook"]
     assert len(res.err_lines) == 1 and "user site broken" in res.err_lines[0]
 
 

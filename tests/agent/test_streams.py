@@ -12,7 +12,7 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from weave_agent import op
-from weave_agent.streams import Accumulator, open_count
+from weave_agent.tracing.streams import Accumulator, open_count
 
 
 class SDKStream:
@@ -428,7 +428,7 @@ class _RawSpec:
 
     @staticmethod
     def make(fn):
-        from weave_agent.calls import GenericSpec, wrap_with_spec
+        from weave_agent.tracing.calls import GenericSpec, wrap_with_spec
 
         class Spec(GenericSpec):
             def is_stream(self, inputs, result):
@@ -492,7 +492,7 @@ def test_manager_enter_runs_under_the_calls_span(spans):
 
 # --- batched accumulation: the SDK accumulators see chunks BATCH at a time --------------
 
-from weave_agent import streams as _streams  # noqa: E402
+from weave_agent.tracing import streams as _streams  # noqa: E402
 
 
 def _counting_accumulator(batched: bool):

@@ -40,7 +40,7 @@ def test_vcr_config_filters_credentials(vcr_config):
 
 FAILING = '''
 from weave_agent import op
-from weave_agent import calls
+from weave_agent.tracing import calls
 
 
 def test_agent_error_fails_the_test(spans, monkeypatch):

@@ -62,8 +62,8 @@ SITE_FILES = {
         import importlib
 
         import weave_agent
-        from weave_agent.patcher import MultiPatcher, SymbolPatcher
-        from weave_agent.registry import Instrumentation
+        from weave_agent.hook.patcher import MultiPatcher, SymbolPatcher
+        from weave_agent.hook.registry import Instrumentation
 
         ROW = Instrumentation(
             "fakevendor", ["fakevendor.client"], "fakevendor_weave", distribution="fakevendor", versions="%s"

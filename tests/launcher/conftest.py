@@ -33,6 +33,6 @@ def launch(tmp_path: Path, plugin_site: Path) -> Iterator[Launch]:
 
 @pytest.fixture(scope="session")
 def shim_dir() -> str:
-    from weave_agent.cli import shim_path
+    from weave_agent.tools.cli import shim_path
 
     return shim_path()

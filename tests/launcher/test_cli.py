@@ -13,7 +13,7 @@ import pytest
 from _launch import APP, FAKEVENDOR_VERSION, SUPPORTED, Launch
 
 import weave_agent
-from weave_agent import settings_doc
+from weave_agent.tools import settings_doc
 
 HEADER = ["instrumentation", "library", "installed", "supported", "tested", "enabled"]
 

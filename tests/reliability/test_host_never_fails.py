@@ -40,12 +40,12 @@ from hypothesis import strategies as st
 
 import weave_agent
 import weave_agent.instrumentations
-from weave_agent import streams
-from weave_agent.calls import op, wrap_with_spec
-from weave_agent.genai import GenAISpec
 from weave_agent.instrumentations.anthropic import anthropic as ant
 from weave_agent.instrumentations.mistral import mistral as mis
 from weave_agent.instrumentations.openai import openai as oai
+from weave_agent.tracing import streams
+from weave_agent.tracing.calls import op, wrap_with_spec
+from weave_agent.tracing.genai import GenAISpec
 
 CI_EXAMPLES = 60  # per parametrized case: ~600 examples in all, ~20 s
 SOAK_EXAMPLES = 3000

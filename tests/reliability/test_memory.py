@@ -32,7 +32,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 import weave_agent
-from weave_agent import _log, genai, streams, telemetry
+from weave_agent import _log
+from weave_agent.export import telemetry
+from weave_agent.tracing import genai, streams
 
 GROWTH_BOUND = 32 * 1024  # bytes, whatever n is
 

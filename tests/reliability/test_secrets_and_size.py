@@ -371,7 +371,7 @@ def test_an_op_with_10mb_arguments_and_result(recorder: Any) -> None:
 @pytest.mark.parametrize("size", [1_000_000, 10_000_000])
 def test_serializing_is_linear_not_quadratic(size: int) -> None:
     """to_json of a value N bytes big costs what its first LIMIT characters cost."""
-    from weave_agent.serialize import to_json
+    from weave_agent.tracing.serialize import to_json
 
     value = {"messages": [{"role": "user", "content": "a🙂\"" * (size // 3)}] * 3, "blob": "b" * size}
     t0 = time.perf_counter()
@@ -441,7 +441,7 @@ def test_a_key_cut_by_the_cap_leaves_no_prefix() -> None:
     """Redaction runs before the cut: a key straddling the cut would otherwise lose its
     shape with its tail (``sk-proj-`` + 12 characters is no longer key-shaped) and leave
     with its head."""
-    from weave_agent.serialize import to_json
+    from weave_agent.tracing.serialize import to_json
 
     filler = "a" * (3 * LIMIT)
     kept = json.loads(to_json({"prompt": filler}, LIMIT))["prompt"].index("…")  # where the cut lands

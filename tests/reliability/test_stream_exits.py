@@ -37,7 +37,7 @@ from _subproc import REPO, SHIM_DIR, clean_env, run_python
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from weave_agent import streams
+from weave_agent.tracing import streams
 
 HERE = Path(__file__).resolve().parent
 READ = 3  # chunks read before an early exit

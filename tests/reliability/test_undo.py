@@ -24,7 +24,7 @@ import pytest
 from _proc_util import scaled
 
 import weave_agent
-from weave_agent import arming, importhook
+from weave_agent.hook import arming, importhook
 from weave_agent.instrumentations.registry import INSTRUMENTATIONS
 
 PACKAGES = {"openai": "openai", "anthropic": "anthropic", "mistral": "mistralai", "langchain": "langchain_core"}

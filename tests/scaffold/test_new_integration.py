@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import weave_agent
-from weave_agent import scaffold
-from weave_agent.scaffold import MARKER, ScaffoldError, new_integration
+from weave_agent.tools import scaffold
+from weave_agent.tools.scaffold import MARKER, ScaffoldError, new_integration
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = REPO / "instrumentations" / "registry.py"
@@ -110,6 +110,8 @@ def test_writes_the_files_and_the_row(root: Path) -> None:
     assert [p.relative_to(root).as_posix() for p in result.files] == [
         "instrumentations/acme/__init__.py",
         "instrumentations/acme/acme.py",
+        "instrumentations/acme/extract.py",
+        "instrumentations/acme/streaming.py",
         "tests/instrumentations/acme/acme_test.py",
     ]
     assert registry_rows(root) == before + [("acme", ("acme_sdk.chat",), "acme.acme", "acme_sdk", ">=1,<2")]
@@ -118,7 +120,7 @@ def test_writes_the_files_and_the_row(root: Path) -> None:
     assert text.count(MARKER) == 1
 
     module = (root / "instrumentations" / "acme" / "acme.py").read_text()
-    assert "class ChatExtractor(Extractor):" in module
+    assert "class ChatExtractor(Extractor):" in (root / "instrumentations" / "acme" / "extract.py").read_text()
     assert 'MODULE = "acme_sdk.chat"' in module and 'TARGETS = ("Client.create",)' in module
     assert (
         "acme_patcher = MultiPatcher(" in module and "SymbolPatcher(lambda: importlib.import_module(MODULE)" in module
@@ -131,6 +133,28 @@ def test_writes_the_files_and_the_row(root: Path) -> None:
     assert 'instrumentation("acme")' in test
     for path in result.files:
         compile(path.read_text(), str(path), "exec")
+
+
+def _shape(folder: Path, vendor: str) -> set[str]:
+    """A vendor folder's file names, its own module named ``VENDOR.py``."""
+    return {"VENDOR.py" if p.name == vendor + ".py" else p.name for p in folder.glob("*.py")}
+
+
+BUILTIN_VENDORS = ("openai", "anthropic", "mistral", "langchain")
+
+
+def test_writes_the_shape_of_the_builtin_vendor_folders(root: Path) -> None:
+    # The files every built-in vendor folder has, under the same names; what is special to
+    # one SDK (anthropic/self_tracing.py, langchain/tracer.py) is extra, named for it.
+    shapes = {v: _shape(REPO / "instrumentations" / v, v) for v in BUILTIN_VENDORS}
+    common = set.intersection(*shapes.values())
+    assert common == {"__init__.py", "VENDOR.py", "extract.py", "streaming.py"}
+    new_integration("acme", "acme_sdk.chat", root=root)
+    assert _shape(root / "instrumentations" / "acme", "acme") == common
+    # and each built-in folder keeps to the shape: what it adds is one of the known extras
+    extras = {v: shape - common for v, shape in shapes.items()}
+    assert extras == {"openai": set(), "anthropic": {"self_tracing.py"}, "mistral": {"self_tracing.py"},
+                      "langchain": {"tracer.py"}}
 
 
 def test_defaults_and_symbols(root: Path) -> None:
@@ -167,7 +191,7 @@ def test_generated_patcher_patches_a_fake_sdk(root: Path, vendor: Path) -> None:
     code = PRELUDE.format(vendor=str(vendor), instrumentations=str(root / "instrumentations")) + textwrap.dedent("""
         import json
         import weave_agent
-        from weave_agent import telemetry
+        from weave_agent.export import telemetry
         from weave_agent.patcher import MultiPatcher
         from weave_agent.testing import SpanRecorder
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from weave_agent.viewer import main
+from weave_agent.tools.viewer import main
 
 BIN = str(Path(sys.executable).parent)
 WEAVE_RUN = os.path.join(BIN, "weave-run")

@@ -16,7 +16,7 @@ from _otlp import WEAVE_RUN, clean_env
 from google.protobuf.json_format import Parse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from weave_agent.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS
+from weave_agent.export.telemetry import DURATION_BUCKETS, TOKEN_BUCKETS
 
 _NAME = re.compile(r"(traces|metrics)-(\d{8}T\d{6})-(\d+)(?:\.\d+)?\.jsonl")
 
@@ -131,7 +131,8 @@ def test_a_forked_child_writes_its_own_metrics_and_not_its_parents(tmp_path: Pat
     _run(tmp_path, """
         import os, sys
         import weave_agent
-        from weave_agent import op, telemetry
+        from weave_agent import op
+        from weave_agent.export import telemetry
 
         @op
         def start():
@@ -167,7 +168,7 @@ def test_metrics_files_rotate_under_the_process_stamp(tmp_path: Path) -> None:
     ``...-<pid>.1.jsonl``, every part keeping the process's stamp (the viewer pairs by it)."""
     code = """
         import sys
-        from weave_agent.otlp_json import LineFile
+        from weave_agent.export.otlp_json import LineFile
         f = LineFile(sys.argv[1], "metrics", 100)
         for i in range(3):
             f.write({"resourceMetrics": [], "pad": "x" * 80})

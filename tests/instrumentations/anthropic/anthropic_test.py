@@ -25,7 +25,8 @@ vcr = pytest.importorskip("vcr")
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
-from weave_agent import _log, telemetry  # noqa: E402
+from weave_agent import _log  # noqa: E402
+from weave_agent.export import telemetry  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SDK_SCOPE = "com.anthropic.sdk.python"

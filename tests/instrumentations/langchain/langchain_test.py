@@ -406,7 +406,7 @@ def test_fake_model_records_usage_on_langchain_span(traced: Any) -> None:
 
 def test_content_off(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import weave_agent.lifecycle as lifecycle
-    from weave_agent import telemetry
+    from weave_agent.export import telemetry
     from weave_agent.settings import Settings
 
     monkeypatch.setattr(
@@ -453,7 +453,7 @@ def test_manual_handler_with_autopatch_no_duplicates(traced: Any) -> None:
 def test_unpatch_removes_the_injection(spans: Any) -> None:
     from langchain_core.tracers import context as lc_context
 
-    from weave_agent.arming import patch, unpatch
+    from weave_agent.hook.arming import patch, unpatch
 
     before = list(lc_context._configure_hooks)
     patch(langchain=True)

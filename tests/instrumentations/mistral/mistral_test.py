@@ -25,9 +25,9 @@ from mistralai.client.sdkconfiguration import SERVERS
 from mistralai.client.utils.eventstreaming import EventStream, EventStreamAsync
 from opentelemetry.trace import SpanKind, StatusCode
 
+from weave_agent.hook.patcher import ModulePatcher, MultiPatcher
 from weave_agent.instrumentations.mistral import mistral as mistral_mod
 from weave_agent.instrumentations.mistral.accumulator import MistralStreamAccumulator
-from weave_agent.patcher import ModulePatcher, MultiPatcher
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
@@ -641,7 +641,7 @@ def test_metrics(traced: Any) -> None:
 
 def test_content_off_records_no_content(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import weave_agent.lifecycle as lifecycle
-    from weave_agent import telemetry
+    from weave_agent.export import telemetry
     from weave_agent.settings import Settings
 
     monkeypatch.setattr(
@@ -725,7 +725,7 @@ def test_parse_makes_one_span(traced: Any) -> None:
 
 
 def test_version_range() -> None:
-    from weave_agent.registry import builtin, supports
+    from weave_agent.hook.registry import builtin, supports
 
     row = builtin()["mistral"]
     assert row.triggers == mistral_mod.TRIGGERS  # every patched class's module arms the row

@@ -837,7 +837,7 @@ def test_no_api_key_or_auth_header_is_exported(traced: Any, name: str) -> None:
 
 def test_content_off_records_no_content(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import weave_agent.lifecycle as lifecycle
-    from weave_agent import telemetry
+    from weave_agent.export import telemetry
     from weave_agent.settings import Settings
 
     monkeypatch.setattr(

@@ -28,7 +28,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from . import _log, telemetry
+from .. import _log
+from ..export import telemetry
 
 FILTERED_HEADERS = (
     "authorization",
@@ -169,7 +170,7 @@ class _Fixtures:
     @pytest.fixture
     def instrumentation(self, spans: SpanRecorder) -> Iterator[Callable[[str], None]]:
         """``instrumentation("openai")``: patch that one instrumentation for this test."""
-        from .arming import patch, unpatch
+        from ..hook.arming import patch, unpatch
 
         names: list[str] = []
 

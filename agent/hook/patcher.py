@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
-from . import _log, importhook
+from .. import _log
+from . import importhook
 
 _MISSING = object()
 

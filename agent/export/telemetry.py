@@ -18,14 +18,15 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import metrics, trace
 
-from . import _log, faults
-from ._version import __version__
-from .lifecycle import current_settings
-from .settings import Settings
+from .. import _log, faults
+from .._version import __version__
+from ..lifecycle import current_settings
+from ..settings import Settings
 
 SCOPE = "weave_agent"
 
@@ -282,7 +283,7 @@ def _setup_providers(s: Settings) -> trace.Tracer:
     if isinstance(provider, ProxyTracerProvider):
         from opentelemetry.sdk.trace import TracerProvider
 
-        from . import export_health
+        from . import health as export_health
 
         provider = TracerProvider(resource=_resource(), sampler=_sampler(s), shutdown_on_exit=False)
         name, exporter = build_span_exporter(s)
@@ -309,7 +310,7 @@ def _setup_providers(s: Settings) -> trace.Tracer:
     meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
     _state.instruments = Instruments(meter, enabled=metrics_on)
     if _state.processor is not None:
-        from . import export_health
+        from . import health as export_health
 
         _state.processor.use_meter(meter)
         export_health.install_log_filter(
@@ -356,7 +357,7 @@ def _own_meter_provider(s: Settings) -> Any:
         exporter = HttpMetricExporter(**kwargs)
     _state.metric_endpoint = str(getattr(exporter, "_endpoint", "") or "")
     _state.metric_exporter = exporter
-    from .export_health import GuardedMetricExporter
+    from .health import GuardedMetricExporter
 
     _state.metric_guard = GuardedMetricExporter(exporter, _state.metric_endpoint or name)
     reader = PeriodicExportingMetricReader(_state.metric_guard)
@@ -578,6 +579,18 @@ def _flush_at_worker_end() -> None:
         pass
 
 
+# Run by the exit flush before the providers shut down. A stage that holds spans open
+# (the stream proxies: a stream still open at exit ends with what it had) registers how
+# to end them here, so that the pipeline never imports the stages that feed it.
+_before_exit: list[Callable[[], object]] = []
+
+
+def before_exit(callback: Callable[[], object]) -> None:
+    """Have the exit flush call ``callback()`` first, once per registration."""
+    if callback not in _before_exit:
+        _before_exit.append(callback)
+
+
 def _at_exit() -> None:
     """The exit flush: once per process (a worker's finalizer, then ``atexit``)."""
     pid = os.getpid()
@@ -589,11 +602,10 @@ def _at_exit() -> None:
         _state.exit_done = None  # (one inherited through fork is the parent's)
         _state.meter_stopping = False
     try:
-        from .streams import end_all_open
-
-        end_all_open()  # streams still open at exit end with what they had
+        for callback in tuple(_before_exit):
+            callback()  # e.g. streams still open at exit end with what they had
         shutdown()
-        from .export_health import report_drops
+        from .health import report_drops
 
         report_drops(_state.processor)
         _summary()
@@ -695,7 +707,7 @@ def _summary() -> None:
     what = ["%d of %s" % (lost, _plural(lost + delivered, "span"))] if lost else []
     reasons = []
     if lost:
-        from .export_health import installed_filter
+        from .health import installed_filter
 
         flt = installed_filter()
         reason = getattr(guarded, "last_failure", "") or (flt.last.get("trace", "") if flt is not None else "")

@@ -5,10 +5,11 @@
 
 Writes, under the repository root:
 
-* ``instrumentations/NAME/__init__.py`` and ``instrumentations/NAME/NAME.py`` (an
-  ``Extractor`` that reads ``model``/``messages`` and OpenAI- or Anthropic-shaped
-  responses, a stream accumulator, and ``NAME_patcher``, a ``MultiPatcher`` of
-  ``SymbolPatcher``\\ s on ``IMPORT_NAME``);
+* ``instrumentations/NAME/``, in the shape every built-in vendor folder has:
+  ``__init__.py``; ``NAME.py`` (``NAME_patcher``, a ``MultiPatcher`` of
+  ``SymbolPatcher``\\ s on ``IMPORT_NAME``); ``extract.py`` (an ``Extractor`` that reads
+  ``model``/``messages`` and OpenAI- or Anthropic-shaped responses); ``streaming.py`` (a
+  stream accumulator);
 * ``tests/instrumentations/NAME/NAME_test.py`` (a vcr-marked quickstart test using the
   ``spans`` and ``instrumentation`` fixtures);
 * the registry row, inserted above ``# new-integration: rows above this line`` in
@@ -154,26 +155,55 @@ __all__ = ["${name}_patcher"]
 ''')
 
 _MODULE = Template('''\
-"""${title} SDK (``${distribution}`` ${versions_doc}): what its requests and responses say, in GenAI terms.
+"""${title} SDK (``${distribution}`` ${versions_doc}): what is patched, where, for which versions.
 
 Written by ``weave-run new-integration``; a working start, not the finished instrumentation.
 Read ``instrumentations/README.md`` and compare with ``instrumentations/openai/``, then:
 
-* ``MODULE``/``TARGETS``: the module that *defines* the SDK's resource classes and the
+* ``MODULE``/``TARGETS`` here: the module that *defines* the SDK's resource classes and the
   methods that send one model request, sync and async (``"Chat.create"``,
   ``"AsyncChat.create"``). Keep ``MODULE`` equal to the trigger of the row in
   ``registry.py``, and list every module a target lives in there.
-* ``ChatExtractor.request``/``response``: the SDK's own parameter and field names. As
-  written they read ``model``, ``messages`` (``role``/``content``), ``system``, the usual
-  sampling parameters, and OpenAI-shaped (``choices[].message``) or Anthropic-shaped
-  (``content`` blocks) responses with ``usage``.
-* ``_step``: what a streamed chunk of this SDK carries.
-* ``provider``: the ``gen_ai.provider.name`` of the conventions when there is one.
+* ``extract.py``: what the SDK's requests and responses say, in GenAI terms.
+* ``streaming.py``: what a streamed chunk of this SDK carries.
 """
 
 from __future__ import annotations
 
 import importlib
+
+from weave_agent.genai import genai_op
+from weave_agent.patcher import MultiPatcher, SymbolPatcher
+
+from .extract import ChatExtractor
+from .streaming import _ACCUMULATOR
+
+# The module that defines the patched classes: imported at patch time, never here.
+MODULE = "${module}"
+# The methods that send one model request, as dotted paths from MODULE. Patch the inner
+# method when a helper calls another one (one model call, one span).
+TARGETS = ${targets}
+
+
+def _patch(path: str) -> SymbolPatcher:
+    return SymbolPatcher(lambda: importlib.import_module(MODULE), path, genai_op(ChatExtractor(), _ACCUMULATOR))
+
+
+${name}_patcher = MultiPatcher([_patch(path) for path in TARGETS])
+''')
+
+_EXTRACT = Template('''\
+"""${title}: what the SDK's requests and responses say, in GenAI terms.
+
+Written by ``weave-run new-integration``. ``ChatExtractor.request``/``response``: the
+SDK's own parameter and field names. As written they read ``model``, ``messages``
+(``role``/``content``), ``system``, the usual sampling parameters, and OpenAI-shaped
+(``choices[].message``) or Anthropic-shaped (``content`` blocks) responses with
+``usage``; ``provider`` is the ``gen_ai.provider.name`` of the conventions when there is one.
+"""
+
+from __future__ import annotations
+
 from typing import Any
 
 from weave_agent.genai import (
@@ -184,16 +214,10 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
-    genai_op,
 )
-from weave_agent.patcher import MultiPatcher, SymbolPatcher
-from weave_agent.streams import Accumulator
+from weave_agent.genai import field as _get
 
-# The module that defines the patched classes: imported at patch time, never here.
-MODULE = "${module}"
-# The methods that send one model request, as dotted paths from MODULE. Patch the inner
-# method when a helper calls another one (one model call, one span).
-TARGETS = ${targets}
+from .streaming import _StreamAcc
 
 _SAMPLING = {
     "temperature": "gen_ai.request.temperature",
@@ -205,13 +229,6 @@ _SAMPLING = {
 }
 # The SDK's finish reasons mapped to the conventions' values; others are kept as they are.
 _FINISH = {"tool_calls": "tool_call", "tool_use": "tool_call", "end_turn": "stop", "max_tokens": "length"}
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """A field of a request dict or of a response object."""
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
 
 
 def _num(value: Any) -> bool:
@@ -239,42 +256,6 @@ def _parts(content: Any) -> list[dict[str, Any]]:
 
 def _finish(reason: Any) -> str | None:
     return _FINISH.get(str(reason), str(reason)) if reason else None
-
-
-class _StreamAcc:
-    """One stream's accumulation: text pieces, finish reason, id, model and usage."""
-
-    __slots__ = ("pieces", "finish", "id", "model", "usage")
-
-    def __init__(self) -> None:
-        self.pieces: list[str] = []
-        self.finish: Any = None
-        self.id: Any = None
-        self.model: Any = None
-        self.usage: Any = None
-
-
-def _step(acc: _StreamAcc, chunk: Any) -> _StreamAcc:
-    """Runs once per chunk: a few reads and one append. As written it reads OpenAI-style
-    chunks (``choices[0].delta.content``) and ``delta.text``/``text`` chunks."""
-    acc.id = _get(chunk, "id") or acc.id
-    acc.model = _get(chunk, "model") or acc.model
-    acc.usage = _get(chunk, "usage") or acc.usage
-    choices = _get(chunk, "choices")
-    if choices:
-        choice = choices[0]
-        piece = _get(_get(choice, "delta"), "content")
-        acc.finish = _get(choice, "finish_reason") or acc.finish
-    else:
-        delta = _get(chunk, "delta")
-        piece = _get(delta, "text") if delta is not None else _get(chunk, "text")
-        acc.finish = _get(delta, "stop_reason") or _get(chunk, "finish_reason") or acc.finish
-    if isinstance(piece, str):
-        acc.pieces.append(piece)
-    return acc
-
-
-_ACCUMULATOR = Accumulator(_step, None, _StreamAcc)
 
 
 class ChatExtractor(Extractor):
@@ -345,13 +326,58 @@ class ChatExtractor(Extractor):
                 ]
             }
         return Response(attrs, tokens, model if isinstance(model, str) else None, content)
+''')
+
+_STREAMING = Template('''\
+"""${title}: streams, rebuilt chunk by chunk.
+
+Written by ``weave-run new-integration``. ``_step``: what a streamed chunk of this SDK
+carries. It runs once per chunk, between two reads of the stream: keep it small and free
+of anything that may raise on an odd chunk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weave_agent.genai import field as _get
+from weave_agent.streams import Accumulator
 
 
-def _patch(path: str) -> SymbolPatcher:
-    return SymbolPatcher(lambda: importlib.import_module(MODULE), path, genai_op(ChatExtractor(), _ACCUMULATOR))
+class _StreamAcc:
+    """One stream's accumulation: text pieces, finish reason, id, model and usage."""
+
+    __slots__ = ("pieces", "finish", "id", "model", "usage")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.finish: Any = None
+        self.id: Any = None
+        self.model: Any = None
+        self.usage: Any = None
 
 
-${name}_patcher = MultiPatcher([_patch(path) for path in TARGETS])
+def _step(acc: _StreamAcc, chunk: Any) -> _StreamAcc:
+    """Runs once per chunk: a few reads and one append. As written it reads OpenAI-style
+    chunks (``choices[0].delta.content``) and ``delta.text``/``text`` chunks."""
+    acc.id = _get(chunk, "id") or acc.id
+    acc.model = _get(chunk, "model") or acc.model
+    acc.usage = _get(chunk, "usage") or acc.usage
+    choices = _get(chunk, "choices")
+    if choices:
+        choice = choices[0]
+        piece = _get(_get(choice, "delta"), "content")
+        acc.finish = _get(choice, "finish_reason") or acc.finish
+    else:
+        delta = _get(chunk, "delta")
+        piece = _get(delta, "text") if delta is not None else _get(chunk, "text")
+        acc.finish = _get(delta, "stop_reason") or _get(chunk, "finish_reason") or acc.finish
+    if isinstance(piece, str):
+        acc.pieces.append(piece)
+    return acc
+
+
+_ACCUMULATOR = Accumulator(_step, None, _StreamAcc)
 ''')
 
 _TEST = Template('''\
@@ -488,6 +514,8 @@ def new_integration(
     files = [
         (folder / "__init__.py", _INIT.substitute(values)),
         (folder / (name + ".py"), _MODULE.substitute(values)),
+        (folder / "extract.py", _EXTRACT.substitute(values)),
+        (folder / "streaming.py", _STREAMING.substitute(values)),
         (test_file, _TEST.substitute(values)),
     ]
     written = []
@@ -508,7 +536,7 @@ def main(argv: list[str], prog: str = "weave-run new-integration") -> int:
 
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Write instrumentations/NAME/ (an Extractor and NAME_patcher), "
+        description="Write instrumentations/NAME/ (NAME_patcher, an Extractor, a stream accumulator), "
         "tests/instrumentations/NAME/NAME_test.py and the registry row.",
         epilog="--root defaults to the weave-agent checkout at or above the current directory, "
         "else the checkout weave_agent is installed editable from.",
@@ -543,7 +571,7 @@ def main(argv: list[str], prog: str = "weave-run new-integration") -> int:
         % (args.name, REGISTRY, result.row[1][0], result.row[3], result.row[4] or "any version")
     )
     print(
-        "next: adapt instrumentations/%s/%s.py, record a cassette, then python -m pytest -q tests/instrumentations/%s"
-        % (args.name, args.name, args.name)
+        "next: adapt instrumentations/%s/ (%s.py, extract.py, streaming.py), record a cassette, "
+        "then python -m pytest -q tests/instrumentations/%s" % (args.name, args.name, args.name)
     )
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .settings import Settings, weave_entity_project
+from ..settings import Settings, weave_entity_project
 
 WEAVE_TRACES_URL = "https://trace.wandb.ai/otel/v1/traces"
 WEAVE_TRACES_PATH = "/traces/otel/v1/traces"

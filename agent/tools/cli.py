@@ -2,8 +2,8 @@
 
     weave-run [OPTIONS] [--] COMMAND [ARGS...]
     weave-run list
-    weave-run show [PATH...] [--last N] [--trace ID] [--follow] [--json] [--full]   (see weave_agent.viewer)
-    weave-run new-integration NAME --module IMPORT_NAME [...]   (see weave_agent.scaffold)
+    weave-run show [PATH...] [--last N] [--trace ID] [--follow] [--json] [--full]   (see weave_agent.tools.viewer)
+    weave-run new-integration NAME --module IMPORT_NAME [...]   (see weave_agent.tools.scaffold)
     weave-run --shim-path
 
 The launcher turns its options into environment variables, prepends the shim folder to
@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import sys
 
-from ._version import __version__
-from .settings import FIELDS_BY_ENV, SettingError
+from .._version import __version__
+from ..settings import FIELDS_BY_ENV, SettingError
 
 if False:  # typing only: argparse is imported when a parser is needed
     import argparse
@@ -131,7 +131,7 @@ def _encode_entry_points() -> str:
     """Third-party rows, read here so that the app's start-up never scans distributions."""
     if not _any_entry_point():
         return ""
-    from .registry import from_entry_points
+    from ..hook.registry import from_entry_points
 
     rows = []
     for row in from_entry_points().values():
@@ -143,7 +143,7 @@ def _any_entry_point() -> bool:
     """Whether any installed distribution declares our entry-point group, read as plain
     text: importing ``importlib.metadata`` costs the launcher ~35 ms, and almost nobody has
     a third-party instrumentation installed."""
-    from .registry import ENTRY_POINT_GROUP
+    from ..hook.registry import ENTRY_POINT_GROUP
 
     marker = "[%s]" % ENTRY_POINT_GROUP
     for folder in sys.path:

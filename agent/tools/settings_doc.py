@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from .settings import EXPORTERS, PROTOCOLS
+from ..settings import EXPORTERS, PROTOCOLS
 
 
 class Setting:

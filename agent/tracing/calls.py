@@ -4,9 +4,9 @@ The work around a call is split in two:
 
 * ``OpSpec`` says *what* to record: the span name and start attributes from the bound
   inputs, the attributes from the output, what an error adds. ``op()`` builds the generic
-  spec (inputs/outputs as JSON); instrumentations subclass it (``weave_agent.genai``).
+  spec (inputs/outputs as JSON); instrumentations subclass it (``weave_agent.tracing.genai``).
 * The wrappers here say *when*: sync, coroutine, generator and async-generator
-  functions, and results that stream (handed to ``weave_agent.streams``).
+  functions, and results that stream (handed to ``weave_agent.tracing.streams``).
 
 Every step the agent adds runs inside ``try``: if one fails, it is logged once per site
 and the wrapped call runs or returns exactly as it would without the agent. What the
@@ -27,9 +27,16 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from . import _log, faults, streams, telemetry
+from .. import _log, faults
+from ..export import telemetry
+from . import streams
 from .serialize import exception_attributes, to_json
 from .streams import Accumulator
+
+# A stream still open at interpreter exit ends with what it had, before the exit flush
+# exports: the call module wires the two, so neither the pipeline nor the proxies import
+# the other.
+telemetry.before_exit(streams.end_all_open)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -171,7 +178,7 @@ class OpSpec:
 
     def wrap_stream(self, result: Any, call: Call) -> Any:
         """The object returned in place of a ``result`` that ``is_stream`` accepted: by default
-        the agent's transparent stream proxies (``weave_agent.streams.wrap``)."""
+        the agent's transparent stream proxies (``weave_agent.tracing.streams.wrap``)."""
         return streams.wrap(result, call, self.accumulator)
 
 

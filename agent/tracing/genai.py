@@ -26,7 +26,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from . import faults, streams, telemetry
+from .. import faults
+from ..export import telemetry
+from . import streams
 from .calls import Call, OpSpec, wrap_with_spec
 from .serialize import to_json
 

@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from . import _log, faults
+from .. import _log, faults
 
 # Where the SDK and the OTLP exporters log per batch. A logger's filter sees only the
 # records logged on that very logger (not its children), hence the full names.

@@ -24,10 +24,24 @@ import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from . import _log, faults
+from .. import _log, faults
 
 if TYPE_CHECKING:
-    from .calls import Call
+    from typing import Protocol
+
+    class Call(Protocol):
+        """What a stream needs of the call whose span it ends (``calls.Call`` is one).
+
+        Written as a protocol so that the proxies never import the call module: the call
+        module wraps results in streams, and the arrow goes one way only."""
+
+        spec: Any
+        span: Any
+        started: float
+
+        def finish(self, output: Any) -> None: ...
+
+        def fail(self, exc: BaseException, output: Any = None) -> None: ...
 
 _perf_counter = time.perf_counter
 

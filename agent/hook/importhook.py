@@ -38,7 +38,7 @@ from __future__ import annotations
 import sys
 from _thread import RLock, get_ident
 
-from . import _log
+from .. import _log
 
 # importlib's fallback for finders without find_spec (gone with find_module in 3.12).
 _find_spec_legacy = getattr(sys.modules["_frozen_importlib"], "_find_spec_legacy", None)

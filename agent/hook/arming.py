@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from _thread import RLock
 
-from . import _log, importhook
+from .. import _log
+from . import importhook
 from .registry import Instrumentation, all_instrumentations, builtin, installed_version, supports
 
 if False:  # typing only
     from typing import Any
 
+    from ..settings import Settings
     from .patcher import Patcher
-    from .settings import Settings
 
 _lock = RLock()
 
@@ -183,7 +184,7 @@ def armed() -> dict[str, bool]:
 def autopatch(settings: Settings | None = None, include_entry_points: bool = True) -> list[str]:
     """Arm every instrumentation the settings enable; returns their names."""
     if settings is None:
-        from .settings import Settings
+        from ..settings import Settings
 
         settings = Settings.load()
     if not settings.enabled:

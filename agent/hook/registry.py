@@ -9,7 +9,7 @@ distributions costs milliseconds that a bootstrap must not pay.
 
 from __future__ import annotations
 
-from . import _log
+from .. import _log
 
 ENTRY_POINT_GROUP = "weave_agent.instrumentations"
 _BUILTIN_PACKAGE = "weave_agent.instrumentations"

@@ -25,9 +25,9 @@ def rows(environ: Mapping[str, str] | None = None) -> list[tuple[tuple[str, ...]
     """One ``(cells, triggers)`` per instrumentation, by name; cells as ``HEADER``."""
     from weave_agent.instrumentations.registry import TESTED_VERSIONS
 
-    from .arming import known
-    from .registry import installed_version, supports
-    from .settings import Settings
+    from ..hook.arming import known
+    from ..hook.registry import installed_version, supports
+    from ..settings import Settings
 
     settings = Settings.load(environ)
     table: list[tuple[tuple[str, ...], tuple[str, ...]]] = []

@@ -1,0 +1,9 @@
+"""Stage 3, the telemetry pipeline: from ended spans to a trace server or a file.
+
+``telemetry`` (providers, tracer and meters, flush, the exit flush, fork), ``health``
+(exporter guards: failures logged once, drops counted), ``metric_queue`` (metric points
+queued on the call, recorded at collection), ``otlp_json`` and ``metrics_file`` (the
+local OTLP-JSON files), ``destinations`` (W&B Weave's endpoint and resource). This
+stage imports no other stage: what must run at exit registers itself
+(``telemetry.before_exit``).
+"""
