@@ -41,8 +41,10 @@ from hypothesis import strategies as st
 import weave_agent
 import weave_agent.instrumentations
 from weave_agent.instrumentations.anthropic import anthropic as ant
+from weave_agent.instrumentations.anthropic import streaming as ant_streaming
 from weave_agent.instrumentations.mistral import mistral as mis
 from weave_agent.instrumentations.openai import openai as oai
+from weave_agent.instrumentations.openai import streaming as oai_streaming
 from weave_agent.tracing import streams
 from weave_agent.tracing.calls import op, wrap_with_spec
 from weave_agent.tracing.genai import GenAISpec
@@ -714,7 +716,7 @@ def test_plain_op_is_invisible(spans: Any, shape: str, n: int) -> None:
 # --- the GenAI layer with the real vendor extractors and accumulators ---------------------------
 
 
-class _OpenAIStream(oai._sdk().stream_types[0]):  # type: ignore[misc,valid-type]
+class _OpenAIStream(oai_streaming._sdk().stream_types[0]):  # type: ignore[misc,valid-type]
     """An instance of the SDK's own ``Stream`` class, yielding odd chunks."""
 
     def __init__(self, chunks: Any, run: Run) -> None:  # the SDK's __init__ wants a response
@@ -736,7 +738,7 @@ class _OpenAIStream(oai._sdk().stream_types[0]):  # type: ignore[misc,valid-type
         self.close()
 
 
-class _OpenAIAsyncStream(oai._sdk().stream_types[1]):  # type: ignore[misc,valid-type]
+class _OpenAIAsyncStream(oai_streaming._sdk().stream_types[1]):  # type: ignore[misc,valid-type]
     def __init__(self, chunks: Any, run: Run) -> None:
         self._chunks, self._run = chunks, run
 
@@ -768,7 +770,7 @@ def _same_api(base: type, name: str, module: str | None = None) -> type:
     return cls
 
 
-_anthropic_stream_types = ant._stream_classes()
+_anthropic_stream_types = ant_streaming._stream_classes()
 _AnthropicStream = _same_api(_anthropic_stream_types[0], "_AnthropicStream")
 _AnthropicAsyncStream = _same_api(_anthropic_stream_types[1], "_AnthropicAsyncAsyncStream")
 # Mistral recognises its EventStream classes by name and package.

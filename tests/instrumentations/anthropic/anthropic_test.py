@@ -1110,6 +1110,6 @@ def test_beta_parse(traced: Any, mode: str) -> None:
     ],
 )
 def test_finish_reasons(stop_reason: str | None, finish: str | None) -> None:
-    from weave_agent.instrumentations.anthropic.anthropic import _finish
+    from weave_agent.instrumentations.anthropic.extract import _finish
 
     assert _finish(stop_reason) == finish

@@ -27,7 +27,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from weave_agent.hook.patcher import ModulePatcher, MultiPatcher
 from weave_agent.instrumentations.mistral import mistral as mistral_mod
-from weave_agent.instrumentations.mistral.accumulator import MistralStreamAccumulator
+from weave_agent.instrumentations.mistral.streaming import MistralStreamAccumulator
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]

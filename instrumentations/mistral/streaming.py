@@ -28,6 +28,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from weave_agent.export import telemetry
+from weave_agent.streams import Accumulator
+
 
 def _field(obj: Any, name: str) -> Any:
     """``obj.name``; the SDK's ``UNSET`` sentinel (a field the server did not send) reads as None."""
@@ -155,3 +158,13 @@ class MistralStreamAccumulator:
         """A tool call's arguments: the joined JSON string pieces, or the dict as sent."""
         args = entry[2]
         return "".join(args) if isinstance(args, list) else args
+
+
+# --- the accumulator the patcher pairs with streamed methods -------------------------------
+
+
+def _new_stream_state() -> MistralStreamAccumulator:
+    return MistralStreamAccumulator(capture=telemetry.settings().capture_content != "no_content")
+
+
+STREAM_ACCUMULATOR = Accumulator(MistralStreamAccumulator.add, None, _new_stream_state, batched=True)

@@ -1,0 +1,633 @@
+"""OpenAI: what the SDK's requests and responses say, in GenAI terms.
+
+One ``Extractor`` per patched method family (chat completions, the Responses API,
+embeddings, legacy completions) and the helpers they share: request attributes, message
+content as the conventions' parts, usage, finish reasons. Read by ``openai.py``, which
+says where each one is patched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weave_agent import streams
+from weave_agent.genai import (
+    INPUT_MESSAGES,
+    OUTPUT_MESSAGES,
+    SYSTEM_INSTRUCTIONS,
+    TOOL_DEFINITIONS,
+    Extractor,
+    Request,
+    Response,
+    Usage,
+    server_of,
+    stop_sequences,
+)
+from weave_agent.genai import field as _get
+from weave_agent.genai import is_number as _num
+from weave_agent.genai import sequence as _seq
+from weave_agent.genai import text_part as _text
+from weave_agent.genai import tool_call_part as _tool_call
+
+from .streaming import (
+    _ChatAcc,
+    _CompletionAcc,
+    _is_sse,
+    _raw,
+    _RawStreamResponse,
+    _ResponsesAcc,
+    _sdk,
+    _state,
+    _StreamedResponse,
+)
+
+_SENTINELS = frozenset(("Omit", "NotGiven"))
+_AZURE_CLASSES = frozenset(("AzureOpenAI", "AsyncAzureOpenAI", "BaseAzureClient"))
+_FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _given(value: Any) -> bool:
+    """Set by the caller: not None and not the SDK's ``omit``/``NOT_GIVEN`` sentinels."""
+    return value is not None and type(value).__name__ not in _SENTINELS
+
+
+def _finish(reason: Any) -> str | None:
+    if not reason:
+        return None
+    reason = str(reason)
+    return _FINISH.get(reason, reason)
+
+
+_providers: dict[type, str] = {}
+
+
+def _provider(client: Any) -> str:
+    cls = type(client)
+    provider = _providers.get(cls)
+    if provider is None:
+        azure = any(k.__name__ in _AZURE_CLASSES for k in cls.__mro__)
+        provider = _providers[cls] = "azure.ai.openai" if azure else "openai"
+    return provider
+
+
+def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, instance: Any) -> Request:
+    client = getattr(instance, "_client", None)
+    address = port = provider = None
+    if client is not None:
+        provider = _provider(client)
+        address, port = server_of(getattr(client, "base_url", None))
+    return Request(model if isinstance(model, str) else None, attrs, content, address, port, provider)
+
+
+def _sampling(inputs: dict[str, Any], attrs: dict[str, Any], max_tokens_keys: tuple[str, ...]) -> None:
+    for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
+        value = inputs.get(key)
+        if _num(value):
+            attrs["gen_ai.request." + key] = value
+    for key in max_tokens_keys:
+        value = inputs.get(key)
+        if _num(value):
+            attrs["gen_ai.request.max_tokens"] = value
+            break
+    seed = inputs.get("seed")
+    if _num(seed):
+        attrs["gen_ai.request.seed"] = seed
+    stop = stop_sequences(inputs.get("stop"))
+    if stop:
+        attrs["gen_ai.request.stop_sequences"] = stop
+    n = inputs.get("n")
+    if _num(n) and n != 1:
+        attrs["gen_ai.request.choice.count"] = n
+    stream = inputs.get("stream")
+    if _given(stream):
+        attrs["gen_ai.request.stream"] = bool(stream)
+    tier = inputs.get("service_tier")
+    if isinstance(tier, str):
+        attrs["openai.request.service_tier"] = tier
+
+
+def _output_type(fmt: Any) -> str | None:
+    if isinstance(fmt, type):  # a pydantic model given to .parse()
+        return "json"
+    kind = _get(fmt, "type")
+    if kind in ("json_object", "json_schema"):
+        return "json"
+    if kind == "text":
+        return "text"
+    return None
+
+
+def _usage_chat(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    prompt = _get(usage, "prompt_tokens_details")
+    completion = _get(usage, "completion_tokens_details")
+    return Usage(
+        _get(usage, "prompt_tokens"),
+        _get(usage, "completion_tokens"),
+        cache_read_input_tokens=_get(prompt, "cached_tokens") if prompt is not None else None,
+        reasoning_output_tokens=_get(completion, "reasoning_tokens") if completion is not None else None,
+    )
+
+
+def _usage_responses(usage: Any) -> Usage | None:
+    if usage is None:
+        return None
+    inp = _get(usage, "input_tokens_details")
+    out = _get(usage, "output_tokens_details")
+    return Usage(
+        _get(usage, "input_tokens"),
+        _get(usage, "output_tokens"),
+        cache_read_input_tokens=_get(inp, "cached_tokens") if inp is not None else None,
+        reasoning_output_tokens=_get(out, "reasoning_tokens") if out is not None else None,
+    )
+
+
+# --- content: the conventions' message parts -----------------------------------------------
+
+
+def _media(url: Any, modality: str) -> dict[str, Any]:
+    """A placeholder for an image (or other media) URL: never the base64 body of a data URI."""
+    if isinstance(url, str) and url.startswith("data:"):
+        header, _, body = url.partition(",")
+        mime = header[5:].split(";", 1)[0] or None
+        size = (len(body) * 3 // 4 - body[-2:].count("=")) if ";base64" in header else len(body)
+        part: dict[str, Any] = {"type": "blob", "modality": modality, "size": size}
+        if mime:
+            part["mime_type"] = mime
+        return part
+    return {"type": "uri", "modality": modality, "uri": url}
+
+
+def _file(file: Any) -> dict[str, Any]:
+    part: dict[str, Any] = {"type": "file"}
+    file_id = _get(file, "file_id")
+    if file_id:
+        part["file_id"] = file_id
+    name = _get(file, "filename")
+    if name:
+        part["name"] = name
+    data = _get(file, "file_data")
+    if isinstance(data, str):
+        part["size"] = len(data) * 3 // 4
+    return part
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    """Chat ``content`` (a string or a list of parts) and Responses ``content`` lists."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [_text(content)]
+    parts = []
+    for item in _seq(content):
+        if isinstance(item, str):
+            parts.append(_text(item))
+            continue
+        kind = _get(item, "type")
+        if kind in ("text", "input_text", "output_text"):
+            parts.append(_text(_get(item, "text")))
+        elif kind == "refusal":
+            parts.append(_text(_get(item, "refusal")))
+        elif kind == "image_url":
+            parts.append(_media(_get(_get(item, "image_url"), "url"), "image"))
+        elif kind == "input_image":
+            url = _get(item, "image_url")
+            parts.append(
+                _media(url, "image") if url else {"type": "file", "modality": "image", "file_id": _get(item, "file_id")}
+            )
+        elif kind == "input_audio":
+            audio = _get(item, "input_audio") or item
+            fmt = _get(audio, "format")
+            part: dict[str, Any] = {"type": "blob", "modality": "audio"}
+            if fmt:
+                part["mime_type"] = "audio/" + str(fmt)
+            data = _get(audio, "data")
+            if isinstance(data, str):
+                part["size"] = len(data) * 3 // 4
+            parts.append(part)
+        elif kind == "file":
+            parts.append(_file(_get(item, "file")))
+        elif kind == "input_file":
+            parts.append(_file(item))
+        elif kind:
+            parts.append({"type": str(kind)})
+    return parts
+
+
+def _text_of(content: Any) -> Any:
+    if isinstance(content, str) or content is None:
+        return content
+    texts = [p["content"] for p in _content_parts(content) if p.get("type") == "text"]
+    return "".join(t for t in texts if isinstance(t, str))
+
+
+def _chat_input(messages: Any) -> tuple[list[Any], list[Any]]:
+    system: list[Any] = []
+    out: list[Any] = []
+    for m in _seq(messages):
+        role = _get(m, "role")
+        content = _get(m, "content")
+        if role in ("system", "developer"):
+            system.extend(_content_parts(content))
+            continue
+        if role == "tool":
+            out.append(
+                {
+                    "role": "tool",
+                    "parts": [
+                        {"type": "tool_call_response", "id": _get(m, "tool_call_id"), "response": _text_of(content)}
+                    ],
+                }
+            )
+            continue
+        if role == "function":
+            out.append(
+                {
+                    "role": "tool",
+                    "parts": [{"type": "tool_call_response", "id": _get(m, "name"), "response": _text_of(content)}],
+                }
+            )
+            continue
+        parts = _content_parts(content)
+        if role == "assistant":
+            refusal = _get(m, "refusal")
+            if refusal:
+                parts.append(_text(refusal))
+            for call in _seq(_get(m, "tool_calls")):
+                fn = _get(call, "function")
+                parts.append(_tool_call(_get(call, "id"), _get(fn, "name"), _get(fn, "arguments")))
+            fn = _get(m, "function_call")
+            if fn is not None:
+                parts.append(_tool_call(None, _get(fn, "name"), _get(fn, "arguments")))
+        out.append({"role": role, "parts": parts})
+    return system, out
+
+
+def _tool_definitions(tools: Any) -> list[Any]:
+    defs = []
+    for tool in _seq(tools):
+        kind = _get(tool, "type") or "function"
+        spec = _get(tool, "function") or _get(tool, "custom") or tool  # chat nests, Responses does not
+        entry: dict[str, Any] = {"type": kind}
+        for key in ("name", "description", "parameters"):
+            value = _get(spec, key)
+            if value is not None:
+                entry[key] = value
+        defs.append(entry)
+    return defs
+
+
+def _responses_input(instructions: Any, inp: Any) -> tuple[list[Any], list[Any]]:
+    system: list[Any] = [_text(instructions)] if isinstance(instructions, str) and instructions else []
+    out: list[Any] = []
+    if isinstance(inp, str):
+        return system, [{"role": "user", "parts": [_text(inp)]}]
+    for item in _seq(inp):
+        kind = _get(item, "type")
+        role = _get(item, "role")
+        if role is not None and kind in (None, "message"):
+            parts = _content_parts(_get(item, "content"))
+            if role in ("system", "developer"):
+                system.extend(parts)
+            else:
+                out.append({"role": role, "parts": parts})
+        elif kind == "function_call":
+            out.append(
+                {
+                    "role": "assistant",
+                    "parts": [_tool_call(_get(item, "call_id"), _get(item, "name"), _get(item, "arguments"))],
+                }
+            )
+        elif kind == "function_call_output":
+            output = _get(item, "output")
+            out.append(
+                {
+                    "role": "tool",
+                    "parts": [
+                        {"type": "tool_call_response", "id": _get(item, "call_id"), "response": _text_of(output)}
+                    ],
+                }
+            )
+        elif kind == "reasoning":
+            parts = [{"type": "reasoning", "content": _get(s, "text")} for s in _seq(_get(item, "summary"))]
+            if parts:
+                out.append({"role": "assistant", "parts": parts})
+    return system, out
+
+
+# --- chat completions ----------------------------------------------------------------------
+
+
+def _chat_response_attrs(rid: Any, tier: Any, fingerprint: Any, finishes: list[str]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if rid:
+        attrs["gen_ai.response.id"] = rid
+    if finishes:
+        attrs["gen_ai.response.finish_reasons"] = finishes
+    if tier:
+        attrs["openai.response.service_tier"] = tier
+    if fingerprint:
+        attrs["openai.response.system_fingerprint"] = fingerprint
+    return attrs
+
+
+def _out_message(parts: list[Any], finish: str | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "parts": parts}
+    if finish:
+        message["finish_reason"] = finish
+    return message
+
+
+class _OpenAIExtractor(Extractor):
+    provider = "openai"
+
+    def error_type(self, exc: BaseException) -> str:
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            return str(status)
+        return type(exc).__name__
+
+    def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
+        sdk = _sdk()
+        if isinstance(result, sdk.stream_types) or isinstance(result, sdk.api_responses):
+            return True
+        return isinstance(result, sdk.legacy) and _is_sse(result)
+
+    def wrap_stream(self, result: Any, call: Any, accumulator: Any) -> Any:
+        sdk = _sdk()
+        if isinstance(result, sdk.api_responses):
+            return _StreamedResponse(result, _state(call, accumulator, result))
+        if isinstance(result, sdk.legacy):
+            return _RawStreamResponse(result, _state(call, accumulator, result))
+        return streams.wrap(result, call, accumulator)
+
+    def response(self, output: Any, capture: bool) -> Response:
+        if output is None:
+            return Response()
+        output = _raw(output)
+        if output is None:
+            return Response()
+        return self.read(output, capture)
+
+    def read(self, output: Any, capture: bool) -> Response:
+        raise NotImplementedError
+
+
+class ChatExtractor(_OpenAIExtractor):
+    """``chat.completions.create`` / ``.parse``: ``ChatCompletion`` or a stream of chunks."""
+
+    operation = "chat"
+
+    def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
+        attrs: dict[str, Any] = {"openai.api.type": "chat_completions"}
+        _sampling(inputs, attrs, ("max_completion_tokens", "max_tokens"))
+        output_type = _output_type(inputs.get("response_format"))
+        if output_type:
+            attrs["gen_ai.output.type"] = output_type
+        content = None
+        if capture:
+            system, messages = _chat_input(inputs.get("messages"))
+            content = {
+                INPUT_MESSAGES: messages,
+                SYSTEM_INSTRUCTIONS: system,
+                TOOL_DEFINITIONS: _tool_definitions(inputs.get("tools")),
+            }
+        return _request(inputs.get("model"), attrs, content, instance)
+
+    def read(self, output: Any, capture: bool) -> Response:
+        if isinstance(output, _ChatAcc):
+            return self._from_stream(output, capture)
+        choices = getattr(output, "choices", None) or ()
+        finishes = [f for f in (_finish(c.finish_reason) for c in choices) if f]
+        content = None
+        if capture:
+            messages = []
+            for choice in choices:
+                msg = choice.message
+                parts = []
+                if msg is not None:
+                    if msg.content:
+                        parts.append(_text(msg.content))
+                    refusal = getattr(msg, "refusal", None)
+                    if refusal:
+                        parts.append(_text(refusal))
+                    for call in getattr(msg, "tool_calls", None) or ():
+                        fn = getattr(call, "function", None)
+                        if fn is not None:
+                            parts.append(_tool_call(call.id, fn.name, fn.arguments))
+                        else:  # custom tools
+                            custom = getattr(call, "custom", None)
+                            parts.append(_tool_call(call.id, _get(custom, "name"), _get(custom, "input")))
+                    fn = getattr(msg, "function_call", None)
+                    if fn is not None:
+                        parts.append(_tool_call(None, fn.name, fn.arguments))
+                messages.append(_out_message(parts, _finish(choice.finish_reason)))
+            content = {OUTPUT_MESSAGES: messages}
+        attrs = _chat_response_attrs(
+            getattr(output, "id", None),
+            getattr(output, "service_tier", None),
+            getattr(output, "system_fingerprint", None),
+            finishes,
+        )
+        return Response(attrs, _usage_chat(getattr(output, "usage", None)), getattr(output, "model", None), content)
+
+    def _from_stream(self, acc: _ChatAcc, capture: bool) -> Response:
+        choices = [acc.choices[i] for i in sorted(acc.choices)]
+        finishes = [f for f in (_finish(c.finish) for c in choices) if f]
+        content = None
+        if capture and acc.capture:
+            messages = []
+            for c in choices:
+                parts = []
+                if c.text:
+                    parts.append(_text("".join(c.text)))
+                if c.refusal:
+                    parts.append(_text("".join(c.refusal)))
+                for i in sorted(c.tools):
+                    call_id, name, pieces = c.tools[i]
+                    parts.append(_tool_call(call_id, name, "".join(pieces)))
+                messages.append(_out_message(parts, _finish(c.finish)))
+            content = {OUTPUT_MESSAGES: messages}
+        attrs = _chat_response_attrs(acc.id, acc.service_tier, acc.fingerprint, finishes)
+        return Response(attrs, _usage_chat(acc.usage), acc.model, content)
+
+
+# --- the Responses API ---------------------------------------------------------------------
+
+
+def _responses_finish(response: Any, has_tool_call: bool) -> str | None:
+    status = getattr(response, "status", None)
+    if status == "completed":
+        return "tool_call" if has_tool_call else "stop"
+    if status == "incomplete":
+        reason = _get(getattr(response, "incomplete_details", None), "reason")
+        return _INCOMPLETE.get(reason, reason or "length")
+    if status == "failed":
+        return "error"
+    return None
+
+
+def _responses_output(response: Any, capture: bool) -> tuple[list[Any], bool]:
+    parts: list[Any] = []
+    has_tool_call = False
+    for item in getattr(response, "output", None) or ():
+        kind = getattr(item, "type", None)
+        if kind == "function_call":
+            has_tool_call = True
+            if capture:
+                parts.append(_tool_call(item.call_id, item.name, item.arguments))
+        elif not capture:
+            continue
+        elif kind == "message":
+            parts.extend(_content_parts(getattr(item, "content", None)))
+        elif kind == "reasoning":
+            for summary in getattr(item, "summary", None) or ():
+                parts.append({"type": "reasoning", "content": _get(summary, "text")})
+            for block in getattr(item, "content", None) or ():
+                parts.append({"type": "reasoning", "content": _get(block, "text")})
+        elif kind:
+            parts.append({"type": "server_tool_call", "id": getattr(item, "id", None), "name": kind})
+    return parts, has_tool_call
+
+
+class ResponsesExtractor(_OpenAIExtractor):
+    """``responses.create`` / ``.parse``: a ``Response`` or a stream of events."""
+
+    operation = "chat"
+
+    def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
+        attrs: dict[str, Any] = {"openai.api.type": "responses"}
+        _sampling(inputs, attrs, ("max_output_tokens",))
+        text_format = inputs.get("text_format")
+        output_type = _output_type(text_format) if _given(text_format) else None
+        if output_type is None:
+            text = inputs.get("text")
+            if _given(text):
+                output_type = _output_type(_get(text, "format"))
+        if output_type:
+            attrs["gen_ai.output.type"] = output_type
+        content = None
+        if capture:
+            system, messages = _responses_input(inputs.get("instructions"), inputs.get("input"))
+            content = {
+                INPUT_MESSAGES: messages,
+                SYSTEM_INSTRUCTIONS: system,
+                TOOL_DEFINITIONS: _tool_definitions(inputs.get("tools")),
+            }
+        return _request(inputs.get("model"), attrs, content, instance)
+
+    def read(self, output: Any, capture: bool) -> Response:
+        if isinstance(output, _ResponsesAcc):
+            if output.response is not None:
+                return self._final(output.response, capture)
+            return self._partial(output, capture)
+        return self._final(output, capture)
+
+    def _final(self, response: Any, capture: bool) -> Response:
+        parts, has_tool_call = _responses_output(response, capture)
+        finish = _responses_finish(response, has_tool_call)
+        attrs: dict[str, Any] = {}
+        rid = getattr(response, "id", None)
+        if rid:
+            attrs["gen_ai.response.id"] = rid
+        if finish:
+            attrs["gen_ai.response.finish_reasons"] = [finish]
+        tier = getattr(response, "service_tier", None)
+        if tier:
+            attrs["openai.response.service_tier"] = tier
+        content = {OUTPUT_MESSAGES: [_out_message(parts, finish)]} if capture else None
+        return Response(
+            attrs, _usage_responses(getattr(response, "usage", None)), getattr(response, "model", None), content
+        )
+
+    def _partial(self, acc: _ResponsesAcc, capture: bool) -> Response:
+        attrs: dict[str, Any] = {}
+        started = acc.started
+        rid = getattr(started, "id", None)
+        if rid:
+            attrs["gen_ai.response.id"] = rid
+        content = None
+        if capture and acc.text:
+            content = {OUTPUT_MESSAGES: [_out_message([_text("".join(acc.text))], None)]}
+        return Response(attrs, None, getattr(started, "model", None), content)
+
+
+# --- embeddings ----------------------------------------------------------------------------
+
+
+class EmbeddingsExtractor(_OpenAIExtractor):
+    operation = "embeddings"
+
+    def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
+        attrs: dict[str, Any] = {}
+        fmt = inputs.get("encoding_format")
+        if isinstance(fmt, str):
+            attrs["gen_ai.request.encoding_formats"] = [fmt]
+        dimensions = inputs.get("dimensions")
+        if _num(dimensions):
+            attrs["gen_ai.embeddings.dimension.count"] = dimensions
+        return _request(inputs.get("model"), attrs, None, instance)
+
+    def read(self, output: Any, capture: bool) -> Response:
+        attrs: dict[str, Any] = {}
+        data = getattr(output, "data", None)
+        if data:
+            vector = getattr(data[0], "embedding", None)
+            if isinstance(vector, list):
+                attrs["gen_ai.embeddings.dimension.count"] = len(vector)
+            elif isinstance(vector, str):  # encoding_format="base64": little-endian float32s
+                attrs["gen_ai.embeddings.dimension.count"] = (len(vector) * 3 // 4 - vector[-2:].count("=")) // 4
+        usage = getattr(output, "usage", None)
+        counts = Usage(_get(usage, "prompt_tokens")) if usage is not None else None
+        return Response(attrs, counts, getattr(output, "model", None))
+
+
+# --- legacy completions --------------------------------------------------------------------
+
+
+class CompletionsExtractor(_OpenAIExtractor):
+    """Legacy ``completions.create``: operation ``text_completion``."""
+
+    operation = "text_completion"
+
+    def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
+        attrs: dict[str, Any] = {}
+        _sampling(inputs, attrs, ("max_tokens",))
+        content = None
+        if capture:
+            prompt = inputs.get("prompt")
+            prompts = [prompt] if isinstance(prompt, str) else [p for p in _seq(prompt) if isinstance(p, str)]
+            content = {INPUT_MESSAGES: [{"role": "user", "parts": [_text(p)]} for p in prompts]}
+        return _request(inputs.get("model"), attrs, content, instance)
+
+    def read(self, output: Any, capture: bool) -> Response:
+        if isinstance(output, _CompletionAcc):
+            choices = [(output.choices[i][0], output.choices[i][1]) for i in sorted(output.choices)]
+            texts = ["".join(pieces) for pieces, _ in choices]
+            rid, model, usage = output.id, output.model, output.usage
+            capture = capture and output.capture
+        else:
+            items = getattr(output, "choices", None) or ()
+            choices = [(None, c.finish_reason) for c in items]
+            texts = [c.text for c in items]
+            rid, model, usage = (
+                getattr(output, "id", None),
+                getattr(output, "model", None),
+                getattr(output, "usage", None),
+            )
+        finishes = [f for f in (_finish(reason) for _, reason in choices) if f]
+        content = None
+        if capture:
+            content = {
+                OUTPUT_MESSAGES: [
+                    _out_message([_text(t)] if t else [], _finish(reason))
+                    for t, (_, reason) in zip(texts, choices, strict=False)
+                ]
+            }
+        attrs = _chat_response_attrs(rid, None, getattr(output, "system_fingerprint", None), finishes)
+        return Response(attrs, _usage_chat(usage), model, content)
