@@ -4,5 +4,5 @@
 an instrumentation is, the built-in table, entry points), ``arming`` (which ones are
 armed, on which import), ``patcher`` (how a symbol is wrapped and unwrapped). The
 bootstrap imports this package in every process: it stays empty, and its modules import
-nothing but the standard library's builtins until a vendor is imported.
+only builtins and the agent's own small modules until a vendor is imported.
 """

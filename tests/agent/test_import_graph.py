@@ -7,9 +7,9 @@ reached first. And the import graph, read from the source (what a module imports
 it is imported, so not what its functions import later), has no cycle; a cycle is named
 module by module.
 
-The stages (``hook``, ``tracing``, ``export``, ``tools``) are held to their order even
-by the imports made inside functions: the pipeline never imports the stages that feed
-it, the hook imports neither, and nothing on the traced path imports the tools.
+The stages (``hook``, ``tracing``, ``export``, ``tools``) import in one direction even
+from inside functions: the pipeline (``export``) never imports the stages that feed it,
+the hook imports neither, and nothing on the traced path imports the tools.
 """
 
 from __future__ import annotations
