@@ -94,7 +94,6 @@ class _State:
         self.exited_pid = 0  # the process whose exit flush ran (a forked child has its own)
         self.mp_hooked = False
         self.exit_done: threading.Event | None = None  # set when the last shutdown()'s flush ended
-        self.exit_deadline = 0.0  # when that flush must end (time.monotonic())
         self.exit_timeout = 0.0  # the timeout it was given (for the exit line)
         self.meter_stopping = False  # the meter provider's shutdown was started
         self.exiting_thread = 0  # the thread running the exit flush, while it runs
@@ -443,7 +442,7 @@ def shutdown(timeout: float | None = None) -> bool:
         timeout = (_state.settings or current_settings()).exit_timeout
     deadline = time.monotonic() + max(0.0, timeout)
     done = threading.Event()
-    _state.exit_deadline, _state.exit_done, _state.exit_timeout = deadline, done, timeout
+    _state.exit_done, _state.exit_timeout = done, timeout
     try:
         return _stop_exporting(deadline)
     finally:
