@@ -4,7 +4,8 @@ Nothing here runs at bootstrap: the first span (a patched call, an ``@op``) call
 ``tracer()``, which builds the pipeline once. An app that already registered its own
 global ``TracerProvider``/``MeterProvider`` keeps it and the agent's spans go there;
 otherwise the agent registers its own, so the app's manual OpenTelemetry spans and the
-agent's share one trace.
+agent's share one trace, until the app sets its own: from then on everything goes there
+(``handoff``).
 
 Exit is bounded: the SDK's own atexit shutdown is off, and ours flushes on a daemon
 thread joined for at most ``WEAVE_AGENT_EXIT_TIMEOUT`` seconds, so a dead trace server
@@ -85,6 +86,7 @@ class _State:
         self.lock = threading.RLock()
         self.tracer: trace.Tracer | None = None
         self.instruments: Instruments | None = None
+        self.instruments_for: Any = None  # the global MeterProvider they were made for (None: do not follow)
         self.tracer_provider: Any = None  # ours, when we made one
         self.meter_provider: Any = None
         self.span_exporter: Any = None
@@ -123,7 +125,24 @@ def instruments() -> Instruments:
         tracer()
         i = _state.instruments
         assert i is not None
+    following = _state.instruments_for
+    if following is not None and metrics.get_meter_provider() is not following:
+        i = _follow_meter_provider()
     return i
+
+
+def _follow_meter_provider() -> Instruments:
+    """The app set its own MeterProvider since the agent's instruments were made: the
+    agent's metrics go there from now on (points already recorded stay with ours)."""
+    with _state.lock:
+        provider = metrics.get_meter_provider()
+        i = _state.instruments
+        if provider is not _state.instruments_for or i is None:
+            i = _state.instruments = Instruments(provider.get_meter(SCOPE, __version__), enabled=True)
+            _state.instruments_for = provider
+            _log.debug("metrics: the app set its own MeterProvider %r: the agent's metrics go there from now on",
+                       provider)
+        return i
 
 
 def settings() -> Settings:
@@ -280,11 +299,11 @@ def _setup_providers(s: Settings) -> trace.Tracer:
 
     provider = trace.get_tracer_provider()
     if isinstance(provider, ProxyTracerProvider):
-        from opentelemetry.sdk.trace import TracerProvider
-
         from . import health as export_health
+        from .handoff import FollowingTracerProvider, install_tracer_provider
 
-        provider = TracerProvider(resource=_resource(), sampler=_sampler(s), shutdown_on_exit=False)
+        # Ours holds the global place until the app sets its own provider (``handoff``).
+        provider = FollowingTracerProvider(resource=_resource(), sampler=_sampler(s), shutdown_on_exit=False)
         name, exporter = build_span_exporter(s)
         if exporter is not None:
             # Export failures are logged once per kind, an exporter that raises is
@@ -293,21 +312,35 @@ def _setup_providers(s: Settings) -> trace.Tracer:
             _state.processor = export_health.CountingBatchSpanProcessor(guarded)
             provider.add_span_processor(_state.processor)
         _state.tracer_provider, _state.span_exporter, _state.exporter_name = provider, exporter, name
-        trace.set_tracer_provider(provider)
-        _log.debug("tracing: exporter %s%s", name, _describe(exporter))
-    else:
+        if install_tracer_provider(provider):
+            _log.debug("tracing: exporter %s%s", name, _describe(exporter))
+        else:  # the app set its own meanwhile (another thread): ours never served
+            provider.shutdown()
+            _state.tracer_provider = _state.span_exporter = _state.processor = None
+            _state.exporter_name = "none"
+            provider = trace.get_tracer_provider()
+    if _state.tracer_provider is None:
         _log.debug("tracing: the app's own TracerProvider %r receives the spans", provider)
 
-    meter_provider = metrics.get_meter_provider()
+    meter_provider: Any = metrics.get_meter_provider()
     metrics_on = True
     if type(meter_provider).__name__ == "_ProxyMeterProvider":
-        meter_provider = _own_meter_provider(s)
-        metrics_on = meter_provider is not None
-        if meter_provider is not None:
-            metrics.set_meter_provider(meter_provider)
-            _state.meter_provider = meter_provider
+        from .handoff import install_meter_provider
+
+        ours = _own_meter_provider(s)
+        if ours is None:
+            metrics_on, meter_provider = False, None
+        elif install_meter_provider(ours):
+            _state.meter_provider = meter_provider = ours
+        else:  # the app set its own meanwhile
+            ours.shutdown()
+            _state.metric_exporter = _state.metric_guard = None
+            meter_provider = metrics.get_meter_provider()
     meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
     _state.instruments = Instruments(meter, enabled=metrics_on)
+    # The global MeterProvider the instruments were made for: one the app sets later
+    # takes the agent's metrics from then on (``instruments()``).
+    _state.instruments_for = metrics.get_meter_provider()
     if _state.processor is not None:
         from . import health as export_health
 
@@ -372,6 +405,7 @@ def use_providers(tracer_provider: Any, meter_provider: Any = None) -> None:
         _state.tracer = tracer_provider.get_tracer(SCOPE, __version__)
         meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
         _state.instruments = Instruments(meter, enabled=meter_provider is not None)
+        _state.instruments_for = None  # these, whatever the global provider
 
 
 def reset() -> None:
@@ -379,6 +413,7 @@ def reset() -> None:
     with _state.lock:
         _state.tracer = None
         _state.instruments = None
+        _state.instruments_for = None
         _state.settings = None
         faults.configure(False)
 
@@ -387,9 +422,10 @@ def reset() -> None:
 
 
 def _providers() -> list[Any]:
+    """The agent's own providers and the global ones (the app's, set before or after ours)."""
     found = []
-    for p in (_state.tracer_provider or trace.get_tracer_provider(), _state.meter_provider or metrics.get_meter_provider()):
-        if hasattr(p, "force_flush") and p not in found:
+    for p in (_state.tracer_provider, trace.get_tracer_provider(), _state.meter_provider, metrics.get_meter_provider()):
+        if p is not None and hasattr(p, "force_flush") and p not in found:
             found.append(p)
     return found
 
