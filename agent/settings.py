@@ -71,6 +71,20 @@ def parse_int(raw: str) -> int:
     return value
 
 
+_BYTE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024 ** 2, "gib": 1024 ** 3, "tib": 1024 ** 4}
+
+
+def parse_bytes(raw: str) -> int:
+    """A size: whole bytes, or with a binary unit (``64MiB``, ``1 GiB``); 0 turns the limit off."""
+    v = raw.strip().lower().replace(" ", "")
+    digits = v.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = v[len(digits):]
+    if not (digits.isascii() and digits.isdigit()) or unit not in _BYTE_UNITS:
+        raise SettingError("accepts a size in bytes >= 0, e.g. 1073741824 or 1GiB (units KiB, MiB, GiB, TiB); "
+                           "0 turns it off")
+    return int(digits) * _BYTE_UNITS[unit]
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         v = raw.strip().lower()
@@ -148,6 +162,8 @@ FIELDS: tuple[Field, ...] = (
     Field("headers", "OTEL_EXPORTER_OTLP_HEADERS", parse_headers, None, also=("OTEL_EXPORTER_OTLP_TRACES_HEADERS",)),
     Field("traces_dir", "WEAVE_AGENT_TRACES_DIR", str, "weave-traces"),
     Field("traces_max_bytes", "WEAVE_AGENT_TRACES_MAX_BYTES", parse_int, 64 * 1024 * 1024),
+    Field("traces_dir_max_bytes", "WEAVE_AGENT_TRACES_DIR_MAX_BYTES", parse_bytes, 1024 ** 3),
+    Field("traces_min_free_bytes", "WEAVE_AGENT_TRACES_MIN_FREE_BYTES", parse_bytes, 64 * 1024 * 1024),
     Field("weave_project", "WEAVE_PROJECT", str, None),
     Field("weave_base_url", "WEAVE_AGENT_WEAVE_BASE_URL", str, None),
     Field("disabled", "WEAVE_AGENT_DISABLED_INSTRUMENTATIONS", parse_names, frozenset(),
@@ -189,6 +205,8 @@ class Settings:
     headers: dict[str, str] | None
     traces_dir: str
     traces_max_bytes: int
+    traces_dir_max_bytes: int
+    traces_min_free_bytes: int
     weave_project: str | None
     weave_base_url: str | None
     disabled: frozenset[str]

@@ -1,7 +1,7 @@
 """GenAI metrics in local files: OTLP-JSON ``ExportMetricsServiceRequest`` lines beside the
-spans, as the Collector's ``file`` exporter writes them (``otlp_json`` holds the file
-handling). Its own module: the metrics SDK (about 30 ms of imports) loads only when
-metrics are on.
+spans, as the Collector's ``file`` exporter writes them (``local_files`` holds the file
+handling, its reserve of free space and the folder's cap). Its own module: the metrics SDK
+(about 30 ms of imports) loads only when metrics are on.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
-from .otlp_json import LineFile, hex_ids, on_fork_in_child
+from .local_files import LineFile
+from .otlp_json import hex_ids, on_fork_in_child
 
 
 def encode_metrics(data: MetricsData) -> dict[str, Any]:
@@ -47,10 +48,11 @@ class OTLPJsonMetricExporter(MetricExporter):
     """Appends each collection that holds data points as one OTLP-JSON line to
     ``<directory>/metrics-<time>-<pid>.jsonl``, beside the process's traces file."""
 
-    def __init__(self, directory: str, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, directory: str, max_bytes: int = 64 * 1024 * 1024, folder_max_bytes: int | None = None,
+                 min_free_bytes: int | None = None) -> None:
         super().__init__(preferred_temporality=_delta_temporality())
         self.directory = directory
-        self._file = LineFile(directory, "metrics", max_bytes)
+        self._file = LineFile(directory, "metrics", max_bytes, folder_max_bytes, min_free_bytes)
         encode_metrics(MetricsData(resource_metrics=[]))  # imported now: see otlp_json.OTLPJsonFileExporter
         on_fork_in_child(self)
 
@@ -64,7 +66,8 @@ class OTLPJsonMetricExporter(MetricExporter):
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         if not _has_points(metrics_data):
             return MetricExportResult.SUCCESS  # nothing measured: no line, and no file
-        self._file.write(encode_metrics(metrics_data))
+        if not self._file.write(encode_metrics(metrics_data)):
+            return MetricExportResult.FAILURE  # no room in the folder (said once by ``local_files``)
         return MetricExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:

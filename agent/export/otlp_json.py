@@ -9,8 +9,8 @@ Collector's ``otlpjsonfile`` receiver and ``weave-run show`` read these files.
 Each process writes its own files (pid in the name), so processes never interleave lines:
 ``traces-<time>-<pid>.jsonl`` and, beside it, ``metrics-<time>-<pid>.jsonl`` with the same
 ``<time>`` (the viewer pairs them). A file is rotated when it passes ``max_bytes``
-(``...-<pid>.1.jsonl``, ...). Lines are written whole with one ``write`` on a file opened
-in append mode.
+(``...-<pid>.1.jsonl``, ...). ``local_files`` writes them: each line whole or not at all,
+never into the reserve of free space the app's own writes need, the folder under its cap.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .local_files import LineFile
+
+__all__ = ["LineFile", "OTLPJsonFileExporter", "decode_line", "encode_spans", "hex_ids", "on_fork_in_child"]
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
@@ -60,69 +63,6 @@ def decode_line(line: str) -> dict[str, Any]:
     return doc
 
 
-# One stamp per process, shared by its traces and metrics files (and their rotated
-# parts): ``weave-run show traces-<time>-<pid>.jsonl`` finds ``metrics-<time>-<pid>.jsonl``
-# by name, and a pid reused by a later run (containers) never pairs the wrong files.
-_stamps: dict[int, str] = {}
-
-
-def _process_stamp() -> str:
-    pid = os.getpid()
-    stamp = _stamps.get(pid)
-    if stamp is None:
-        stamp = _stamps[pid] = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return stamp
-
-
-class LineFile:
-    """The appending side of ``<directory>/<kind>-<time>-<pid>.jsonl``: one file per
-    process (a forked child starts its own), rotated past ``max_bytes``, each line written
-    whole. The file is created by the first line, so a process with nothing to write
-    leaves no file."""
-
-    def __init__(self, directory: str, kind: str, max_bytes: int) -> None:
-        self.directory = directory
-        self.kind = kind
-        self.max_bytes = max_bytes
-        self.paths: list[str] = []
-        self._path: str | None = None
-        self._pid = -1
-        self._part = 0
-
-    def forked(self) -> None:
-        """A forked child lists only its own files."""
-        self.paths = []
-        self._path = None
-
-    def _current_path(self) -> str:
-        pid = os.getpid()
-        if self._path is None or pid != self._pid:
-            # A forked child must not append to its parent's file.
-            self._pid, self._part = pid, 0
-            self._path = self._new_path()
-        elif os.path.exists(self._path) and os.path.getsize(self._path) >= self.max_bytes:
-            self._part += 1
-            self._path = self._new_path()
-        return self._path
-
-    def _new_path(self) -> str:
-        os.makedirs(self.directory, exist_ok=True)
-        suffix = "" if self._part == 0 else ".%d" % self._part
-        path = os.path.join(self.directory, "%s-%s-%d%s.jsonl" % (self.kind, _process_stamp(), self._pid, suffix))
-        self.paths.append(path)
-        return path
-
-    def write(self, doc: dict[str, Any]) -> None:
-        data = (json.dumps(doc, separators=(",", ":"), ensure_ascii=False) + "\n").encode("utf-8")
-        fd = os.open(self._current_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(data)
-            while view:  # a regular file takes it whole; should a write fall short, the rest follows
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-
-
 def on_fork_in_child(owner: Any) -> None:
     """Call ``owner._forked()`` in a forked child for as long as ``owner`` lives."""
     if hasattr(os, "register_at_fork"):
@@ -137,13 +77,16 @@ def on_fork_in_child(owner: Any) -> None:
 
 
 class OTLPJsonFileExporter(SpanExporter):
-    """Appends each batch as one OTLP-JSON line to ``<directory>/traces-<time>-<pid>.jsonl``."""
+    """Appends each batch as one OTLP-JSON line to ``<directory>/traces-<time>-<pid>.jsonl``.
+    A batch the folder has no room for (``local_files``) is not written: the export fails,
+    and the exit line counts its spans as not delivered."""
 
-    def __init__(self, directory: str, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, directory: str, max_bytes: int = 64 * 1024 * 1024, folder_max_bytes: int | None = None,
+                 min_free_bytes: int | None = None) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
         self.spans_written = 0
-        self._file = LineFile(directory, "traces", max_bytes)
+        self._file = LineFile(directory, "traces", max_bytes, folder_max_bytes, min_free_bytes)
         # The encoders are imported here, in the thread that sets the pipeline up, not by
         # the first export on the batch processor's thread: an app that forks while that
         # thread is inside the import leaves the child a module lock no thread will ever
@@ -163,7 +106,8 @@ class OTLPJsonFileExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
-        self._file.write(encode_spans(spans))
+        if not self._file.write(encode_spans(spans)):
+            return SpanExportResult.FAILURE
         self.spans_written += len(spans)
         return SpanExportResult.SUCCESS
 

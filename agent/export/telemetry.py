@@ -215,7 +215,9 @@ def build_span_exporter(s: Settings) -> tuple[str, Any]:
     if name == "file":
         from .otlp_json import OTLPJsonFileExporter
 
-        return name, OTLPJsonFileExporter(os.path.abspath(s.traces_dir), max_bytes=s.traces_max_bytes)
+        return name, OTLPJsonFileExporter(os.path.abspath(s.traces_dir), max_bytes=s.traces_max_bytes,
+                                          folder_max_bytes=s.traces_dir_max_bytes,
+                                          min_free_bytes=s.traces_min_free_bytes)
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
@@ -371,7 +373,9 @@ def _own_meter_provider(s: Settings) -> Any:
     if name == "file":
         from .metrics_file import OTLPJsonMetricExporter
 
-        exporter: Any = OTLPJsonMetricExporter(os.path.abspath(s.traces_dir), max_bytes=s.traces_max_bytes)
+        exporter: Any = OTLPJsonMetricExporter(os.path.abspath(s.traces_dir), max_bytes=s.traces_max_bytes,
+                                               folder_max_bytes=s.traces_dir_max_bytes,
+                                               min_free_bytes=s.traces_min_free_bytes)
     elif name == "console":
         from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 

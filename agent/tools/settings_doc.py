@@ -70,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
             "`./weave-traces`", "--traces-dir", "DIR"),
     Setting(("WEAVE_AGENT_TRACES_MAX_BYTES",),
             "a local file past this size is rotated (`...-<pid>.1.jsonl`, ...)", "`67108864` (64 MiB)"),
+    Setting(("WEAVE_AGENT_TRACES_DIR_MAX_BYTES",),
+            "the most the local files of the traces folder may hold, every process and earlier run together: "
+            "the oldest files are removed first (other files there are left alone); bytes or `KiB`/`MiB`/`GiB`, "
+            "`0`: no cap", "`1073741824` (1 GiB)"),
+    Setting(("WEAVE_AGENT_TRACES_MIN_FREE_BYTES",),
+            "free space kept for the app on the traces folder's disk: below it nothing is written there (one "
+            "line says so, and when writing resumes); bytes or `KiB`/`MiB`/`GiB`, `0`: no reserve", "`67108864` (64 MiB)"),
     Setting(("WANDB_API_KEY",), "W&B API key (exporter `weave`)"),
     Setting(("WEAVE_PROJECT",), "W&B Weave project, `entity/project` (exporter `weave`)",
             "", "--weave-project", "ENTITY/PROJECT"),
