@@ -37,16 +37,7 @@ from .. import _log
 def install_tracer_provider(provider: Any) -> bool:
     """Make ``provider`` the global TracerProvider, leaving the app free to set its own
     later; False when a provider was set first (the app's: use that one)."""
-    once: Any = getattr(trace, "_TRACER_PROVIDER_SET_ONCE", None)
-    lock = getattr(once, "_lock", None)
-    if lock is None or not hasattr(once, "_done") or not hasattr(trace, "_TRACER_PROVIDER"):
-        trace.set_tracer_provider(provider)
-        return trace.get_tracer_provider() is provider
-    with lock:
-        if once._done or trace._TRACER_PROVIDER is not None:  # type: ignore[attr-defined]
-            return False
-        trace._TRACER_PROVIDER = provider  # type: ignore[attr-defined]
-    return True
+    return _install(trace, "_TRACER_PROVIDER", provider, trace.set_tracer_provider, trace.get_tracer_provider)
 
 
 def install_meter_provider(provider: Any) -> bool:
@@ -55,17 +46,38 @@ def install_meter_provider(provider: Any) -> bool:
     from opentelemetry import metrics
 
     api: Any = getattr(metrics, "_internal", None)
-    once: Any = getattr(api, "_METER_PROVIDER_SET_ONCE", None)
-    lock = getattr(once, "_lock", None)
-    proxy = getattr(api, "_PROXY_METER_PROVIDER", None)
-    if lock is None or not hasattr(once, "_done") or not hasattr(api, "_METER_PROVIDER") or proxy is None:
-        metrics.set_meter_provider(provider)
-        return metrics.get_meter_provider() is provider
-    with lock:
-        if once._done or api._METER_PROVIDER is not None:
-            return False
-        api._METER_PROVIDER = provider
+    proxy: Any = getattr(api, "_PROXY_METER_PROVIDER", None)
+
+    def installed() -> None:
         proxy.on_set_meter_provider(provider)
+
+    return _install(api if proxy is not None else None, "_METER_PROVIDER", provider, metrics.set_meter_provider,
+                    metrics.get_meter_provider, installed)
+
+
+def install_logger_provider(provider: Any) -> bool:
+    """The LoggerProvider twin of :func:`install_tracer_provider` (the API's proxy loggers
+    resolve to the global provider when first used)."""
+    from opentelemetry import _logs
+
+    api: Any = getattr(_logs, "_internal", None)
+    return _install(api, "_LOGGER_PROVIDER", provider, _logs.set_logger_provider, _logs.get_logger_provider)
+
+
+def _install(api: Any, slot: str, provider: Any, set_global: Any, get_global: Any, installed: Any = None) -> bool:
+    """Put ``provider`` in ``api.<slot>`` under the lock of ``api.<slot>_SET_ONCE`` without
+    marking it done; without those internals, ``set_global`` it the ordinary way."""
+    once: Any = getattr(api, slot + "_SET_ONCE", None)
+    lock = getattr(once, "_lock", None)
+    if lock is None or not hasattr(once, "_done") or not hasattr(api, slot):
+        set_global(provider)
+        return get_global() is provider
+    with lock:
+        if once._done or getattr(api, slot) is not None:
+            return False
+        setattr(api, slot, provider)
+        if installed is not None:
+            installed()
     return True
 
 

@@ -52,6 +52,8 @@ def ask(text):
     client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
 
 
+# the call's duration histogram, as the v1.41 conventions name it and as the newest do
+DURATION = ("gen_ai.client.operation.duration", "gen_ai.client.inference.duration")
 spans = InMemorySpanExporter()
 reader = InMemoryMetricReader()
 
@@ -90,14 +92,18 @@ data = reader.get_metrics_data() if LATE in ("both", "meter") else None
 for rm in (data.resource_metrics if data else []):
     for sm in rm.scope_metrics:
         for m in sm.metrics:
-            if m.name == "gen_ai.client.operation.duration":
+            if m.name in DURATION:
                 points[m.name] = sum(p.count for p in m.data.data_points)
 print("RESULT " + json.dumps({
     "app_spans": sorted(s.name for s in finished),
     "parents": sorted([s.name, by_id.get(s.parent.span_id, "") if s.parent else ""] for s in finished),
-    "app_points": points,
+    "app_points": max(points.values(), default=0),
 }))
 '''
+
+
+CHAT = "chat gpt-4o-mini"
+DURATION = ("gen_ai.client.operation.duration", "gen_ai.client.inference.duration")
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +132,7 @@ def _run(tmp_path: Path, openai_url: str, start: str, late: str, when: str) -> t
 def _agent_files(traces: Path) -> tuple[list[str], int]:
     """Span names in the agent's traces files, and the duration points in its metrics files."""
     names: list[str] = []
-    points = 0
+    points: dict[str, int] = {}
     for path in sorted(traces.glob("*.jsonl")) if traces.is_dir() else []:
         for line in path.read_text().splitlines():
             doc = json.loads(line)
@@ -136,12 +142,12 @@ def _agent_files(traces: Path) -> tuple[list[str], int]:
             for rm in doc.get("resourceMetrics", []):
                 for sm in rm["scopeMetrics"]:
                     for m in sm["metrics"]:
-                        if m["name"] == "gen_ai.client.operation.duration":
-                            points += sum(int(p["count"]) for p in m["histogram"]["dataPoints"])
-    return names, points
+                        if m["name"] in DURATION:
+                            counts = (int(p["count"]) for p in m["histogram"]["dataPoints"])
+                            points[m["name"]] = points.get(m["name"], 0) + sum(counts)
+    return names, max(points.values(), default=0)
 
 
-CHAT = "chat gpt-4o-mini"
 
 
 @pytest.mark.parametrize("start", ["weave-run", "code"])
@@ -156,7 +162,7 @@ def test_providers_set_after_the_first_call_take_over(tmp_path: Path, openai_url
     names, points = _agent_files(tmp_path / "traces")
     assert names == [CHAT], (names, result)
     assert points == 1, result
-    assert out["app_points"] == {"gen_ai.client.operation.duration": 1}, out
+    assert out["app_points"] == 1, out
 
 
 def test_a_late_tracer_provider_alone(tmp_path: Path, openai_url: str) -> None:
@@ -174,7 +180,7 @@ def test_a_late_meter_provider_alone(tmp_path: Path, openai_url: str) -> None:
     names, points = _agent_files(tmp_path / "traces")
     assert sorted(names) == sorted([CHAT, CHAT, "app.work", "app.early_work"]), (names, result)
     assert points == 1, result
-    assert out["app_points"] == {"gen_ai.client.operation.duration": 1}, out
+    assert out["app_points"] == 1, out
 
 
 def test_late_sdk_auto_configuration_takes_over(tmp_path: Path, openai_url: str) -> None:
@@ -191,6 +197,6 @@ def test_providers_set_before_the_first_call_get_everything(tmp_path: Path, open
     out, result = _run(tmp_path, openai_url, start, "both", "before")
     assert "Overriding" not in result.stderr, result
     assert out["app_spans"] == sorted([CHAT, CHAT, "app.work", "app.early_work"]), result
-    assert out["app_points"] == {"gen_ai.client.operation.duration": 2}, out
+    assert out["app_points"] == 2, out
     names, points = _agent_files(tmp_path / "traces")
     assert names == [] and points == 0, result
