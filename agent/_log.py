@@ -32,8 +32,25 @@ def _get_logger():  # type: ignore[no-untyped-def]
             logger.propagate = False
         # Otherwise the app's logging configuration decides; with none, the stdlib's
         # last-resort handler prints warnings and errors as one line on stderr.
+        if _scrub_record not in logger.filters:
+            logger.addFilter(_scrub_record)
         _logger = logger
     return _logger
+
+
+def _scrub_record(record):  # type: ignore[no-untyped-def]
+    """A filter on the agent's logger: its lines (and, in debug mode, their tracebacks,
+    which may quote an SDK error) lose the credentials the SDK clients were given. The
+    registry is looked up, not imported: it exists once a traced call has read a client."""
+    secrets = sys.modules.get("weave_agent.tracing.secrets")
+    if secrets is not None and secrets.known():
+        record.msg = secrets.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            import logging
+
+            record.exc_text = secrets.scrub(logging.Formatter().formatException(record.exc_info))
+    return True
 
 
 def debug_enabled() -> bool:

@@ -9,7 +9,8 @@ Writes, under the repository root:
   ``__init__.py``; ``NAME.py`` (``NAME_patcher``, a ``MultiPatcher`` of
   ``SymbolPatcher``\\ s on ``IMPORT_NAME``); ``extract.py`` (an ``Extractor`` that reads
   ``model``/``messages`` and OpenAI- or Anthropic-shaped responses); ``streaming.py`` (a
-  stream accumulator);
+  stream accumulator); ``credentials.py`` (the secrets a client holds, scrubbed from what
+  is exported);
 * ``tests/instrumentations/NAME/NAME_test.py`` (a vcr-marked quickstart test using the
   ``spans`` and ``instrumentation`` fixtures);
 * the registry row, inserted above ``# new-integration: rows above this line`` in
@@ -166,6 +167,7 @@ Read ``instrumentations/README.md`` and compare with ``instrumentations/openai/`
   ``registry.py``, and list every module a target lives in there.
 * ``extract.py``: what the SDK's requests and responses say, in GenAI terms.
 * ``streaming.py``: what a streamed chunk of this SDK carries.
+* ``credentials.py``: where the SDK's client keeps its key, headers and query values.
 """
 
 from __future__ import annotations
@@ -217,6 +219,7 @@ from weave_agent.genai import (
 )
 from weave_agent.genai import field as _get
 
+from .credentials import remember as _remember_credentials
 from .streaming import _StreamAcc
 
 _SAMPLING = {
@@ -290,6 +293,9 @@ class ChatExtractor(Extractor):
             if system:
                 content[SYSTEM_INSTRUCTIONS] = system
         model = inputs.get("model")
+        # the client's key, should a server echo it into an error (pass the client when
+        # ``instance`` is one of its resources: ``instance._client``, ...)
+        _remember_credentials(instance)
         # server.address/server.port: pass them from the client (instance) when it has a base URL.
         return Request(model if isinstance(model, str) else None, attrs, content)
 
@@ -326,6 +332,43 @@ class ChatExtractor(Extractor):
                 ]
             }
         return Response(attrs, tokens, model if isinstance(model, str) else None, content)
+''')
+
+_CREDENTIALS = Template('''\
+"""${title}: the credentials a client was given, so that no exported string carries them.
+
+Written by ``weave-run new-integration``. A server may echo a key (a 401 quoting it, a 404
+quoting the URL with its query string) into the SDK's exception;
+``weave_agent.tracing.secrets`` scrubs every value remembered here from what the agent
+exports. ``credentials`` reads what the client stores (``vars``), never a property or a
+token provider (which could fetch a token); as written it reads the usual names. Compare
+with ``instrumentations/openai/credentials.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weave_agent.tracing.secrets import header_values, query_values, remember_client, url_values
+
+_FIELDS = ("api_key", "auth_token", "access_token", "token", "secret_key")
+
+
+def credentials(client: Any) -> list[Any]:
+    """The secret strings ``client`` holds: keys and tokens, credential headers, query values."""
+    stored = vars(client)
+    found = [stored.get(name) for name in _FIELDS]
+    for name in ("headers", "default_headers", "_custom_headers"):
+        found += header_values(stored.get(name))
+    for name in ("default_query", "_custom_query"):
+        found += query_values(stored.get(name))
+    found += url_values(stored.get("base_url"))
+    return found
+
+
+def remember(client: Any) -> None:
+    """Learn ``client``'s credentials (once per client object: a dict lookup after that)."""
+    remember_client(client, credentials)
 ''')
 
 _STREAMING = Template('''\
@@ -516,6 +559,7 @@ def new_integration(
         (folder / (name + ".py"), _MODULE.substitute(values)),
         (folder / "extract.py", _EXTRACT.substitute(values)),
         (folder / "streaming.py", _STREAMING.substitute(values)),
+        (folder / "credentials.py", _CREDENTIALS.substitute(values)),
         (test_file, _TEST.substitute(values)),
     ]
     written = []
@@ -571,7 +615,7 @@ def main(argv: list[str], prog: str = "weave-run new-integration") -> int:
         % (args.name, REGISTRY, result.row[1][0], result.row[3], result.row[4] or "any version")
     )
     print(
-        "next: adapt instrumentations/%s/ (%s.py, extract.py, streaming.py), record a cassette, "
+        "next: adapt instrumentations/%s/ (%s.py, extract.py, streaming.py, credentials.py), record a cassette, "
         "then python -m pytest -q tests/instrumentations/%s" % (args.name, args.name, args.name)
     )
     return 0

@@ -12,6 +12,9 @@ Why this shape:
   *before* it is cut (a key cut in two by the cap would no longer look like one, and its
   first half would leave) and again on the final text, so a key pasted into a prompt does
   not leave either. Exception messages and tracebacks get the same shape redaction.
+* And by exact value: every string redacted here first loses the values the SDK clients
+  were given (``secrets``), shaped like a key or not, so that a server echoing a key (a
+  401 quoting it, a 404 quoting the URL with its query) does not export it.
 * Walking never lets a user object break or hang the call: builtin containers are read
   through the builtin methods (a subclass's ``items``/``__iter__``/``__len__`` is never
   called), attributes are read without ``__getattr__``, anything that still raises becomes
@@ -31,7 +34,9 @@ import re
 import traceback
 from typing import Any
 
-REDACTED = "[REDACTED]"
+from .secrets import REDACTED
+from .secrets import scrub as _scrub_known
+
 TRUNCATED = "…[truncated {} chars]"
 
 _SECRET_KEYS = frozenset(
@@ -72,8 +77,10 @@ def is_secret_key(key: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    """Replace secret-shaped substrings (API keys, bearer tokens, JWTs)."""
-    return _SECRET_VALUE.sub(REDACTED, text)
+    """Replace the secrets the clients were given (``secrets.scrub``: exact values, first,
+    so that no part of one is left beside a shape's match), then secret-shaped substrings
+    (API keys, bearer tokens, JWTs)."""
+    return _SECRET_VALUE.sub(REDACTED, _scrub_known(text))
 
 
 def cap(text: str, limit: int) -> str:
@@ -310,7 +317,7 @@ def _plain_json(value: Any, limit: int) -> str | None:
         return None
     if len(text) > limit:
         return None
-    return encodable(_SECRET_VALUE_IN_JSON.sub(REDACTED, text))
+    return encodable(_SECRET_VALUE_IN_JSON.sub(REDACTED, _scrub_known(text)))
 
 
 def to_json(value: Any, limit: int = 32768) -> str:

@@ -32,6 +32,7 @@ from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.tracing.serialize import exception_attributes
 
+from .credentials import remember as _remember_credentials
 from .streaming import _Acc, _acc_parts, _snapshot, _stream_classes, _stream_request_id
 
 _FINISH = {
@@ -85,6 +86,7 @@ def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, 
     client = getattr(instance, "_client", None)
     address = port = provider = None
     if client is not None:
+        _remember_credentials(client)  # scrubbed from what is exported, should the server echo them
         provider = _provider(client)
         address, port = server_of(getattr(client, "base_url", None))
     return Request(model if isinstance(model, str) else None, attrs, content, address, port, provider)

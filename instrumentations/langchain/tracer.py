@@ -23,6 +23,7 @@ from weave_agent import _log, genai, streams
 from weave_agent.export import telemetry
 from weave_agent.tracing.serialize import exception_attributes, to_json, to_jsonable
 
+from .credentials import remember as _remember_credentials
 from .extract import (
     _FINISH_REASONS,
     _capture,
@@ -322,6 +323,7 @@ class WeaveAgentTracer(BaseCallbackHandler):
 
     def _llm_start(self, operation: str, serialized: Any, prompts: Any, run_id: UUID, parent_run_id: UUID | None,
                    metadata: dict[str, Any] | None, kwargs: dict[str, Any]) -> None:
+        _remember_credentials(serialized)  # scrubbed from what is exported, should the server echo them
         md = metadata or {}
         params = kwargs.get("invocation_params") or {}
         if not isinstance(params, dict):

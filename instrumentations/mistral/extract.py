@@ -31,6 +31,7 @@ from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.tracing.calls import Call
 
+from .credentials import remember as _remember_credentials
 from .streaming import MistralStreamAccumulator
 
 PROVIDER = "mistral_ai"
@@ -215,6 +216,8 @@ class _MistralExtractor(Extractor):
 
     def build(self, inputs: dict[str, Any], instance: Any, attrs: dict[str, Any], content: Any) -> Request:
         model = inputs.get("model", self.default_model)
+        if instance is not None:
+            _remember_credentials(instance)  # scrubbed from what is exported, should the server echo them
         address, port = _server(inputs, instance)
         return Request(model if isinstance(model, str) else None, attrs, content, address, port)
 

@@ -29,6 +29,7 @@ from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.genai import tool_call_part as _tool_call
 
+from .credentials import remember as _remember_credentials
 from .streaming import (
     _ChatAcc,
     _CompletionAcc,
@@ -78,6 +79,7 @@ def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, 
     client = getattr(instance, "_client", None)
     address = port = provider = None
     if client is not None:
+        _remember_credentials(client)  # scrubbed from what is exported, should the server echo them
         provider = _provider(client)
         address, port = server_of(getattr(client, "base_url", None))
     return Request(model if isinstance(model, str) else None, attrs, content, address, port, provider)

@@ -112,6 +112,7 @@ def test_writes_the_files_and_the_row(root: Path) -> None:
         "instrumentations/acme/acme.py",
         "instrumentations/acme/extract.py",
         "instrumentations/acme/streaming.py",
+        "instrumentations/acme/credentials.py",
         "tests/instrumentations/acme/acme_test.py",
     ]
     assert registry_rows(root) == before + [("acme", ("acme_sdk.chat",), "acme.acme", "acme_sdk", ">=1,<2")]
@@ -148,7 +149,7 @@ def test_writes_the_shape_of_the_builtin_vendor_folders(root: Path) -> None:
     # one SDK (anthropic/self_tracing.py, langchain/tracer.py) is extra, named for it.
     shapes = {v: _shape(REPO / "instrumentations" / v, v) for v in BUILTIN_VENDORS}
     common = set.intersection(*shapes.values())
-    assert common == {"__init__.py", "VENDOR.py", "extract.py", "streaming.py"}
+    assert common == {"__init__.py", "VENDOR.py", "extract.py", "streaming.py", "credentials.py"}
     new_integration("acme", "acme_sdk.chat", root=root)
     assert _shape(root / "instrumentations" / "acme", "acme") == common
     # and each built-in folder keeps to the shape: what it adds is one of the known extras
