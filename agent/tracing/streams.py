@@ -61,9 +61,11 @@ class Accumulator:
     mutable state: each stream needs its own).
 
     ``batched=True`` lets the stream hand chunks to ``step`` several at a time (see
-    ``StreamState.accumulate``): for SDKs whose every chunk is a new object. An app's
-    generator may yield one object it changes between yields, so the default is one
-    chunk at a time.
+    ``StreamState.accumulate``), after the app has had them: only for chunks nobody can
+    change once yielded. An SDK's chunk objects are the app's to change (LlamaIndex joins
+    a streamed tool call's pieces into the first piece's object), and an app's generator
+    may yield one object it changes between yields: the default, one chunk at a time,
+    reads each chunk before the app gets it, and a step must keep no reference into it.
     """
 
     __slots__ = ("step", "finish", "initial", "batched")

@@ -5,10 +5,16 @@ The accumulator of the raw event stream (``messages.create(stream=True)``) and o
 and the SDK's stream classes, read by every other file here. Imports nothing from
 ``extract.py``: the extractor turns an accumulated stream into a response, not the other
 way round.
+
+Each event is read as it passes, before the app gets it, and nothing read keeps a
+reference into it (strings and counts; a block's initial ``input`` is copied): the app may
+change the event objects afterwards (LlamaIndex sets the tool-use block's ``input`` as the
+JSON arrives), and the span still records what the SDK yielded.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -52,6 +58,16 @@ class _Acc:
         self.source: Any = None
         self.delta_seen = False
         self.error: BaseException | None = None  # an SDK error that left the stream() manager's block
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as it is now (a deep copy), or the value itself if it cannot be copied."""
+    if value is None:
+        return None
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
 
 
 def _take_usage(acc: _Acc, usage: Any) -> None:
@@ -100,12 +116,13 @@ def _step(acc: _Acc, event: Any) -> _Acc:
                 pieces.append(block.text)
             elif btype == "thinking" and block.thinking:
                 pieces.append(block.thinking)
+            initial = getattr(block, "input", None)
             acc.blocks[event.index] = [
                 btype,
                 pieces,
                 getattr(block, "id", None),
                 getattr(block, "name", None),
-                getattr(block, "input", None),
+                _frozen(initial),  # the app may set it later (LlamaIndex does)
             ]
     elif kind == "message_delta":
         acc.delta_seen = True
@@ -168,5 +185,6 @@ def _stream_request_id(source: Any) -> Any:
 # --- the accumulators the specs use --------------------------------------------------------
 
 
-_RAW_STREAM = Accumulator(_step, None, _Acc, batched=True)
+# One event at a time (not ``batched``): an event is read before the app gets it and can change it.
+_RAW_STREAM = Accumulator(_step, None, _Acc)
 _HELPER_STREAM = Accumulator(None, None, _Acc)  # the MessageStream accumulates; read at the end

@@ -21,15 +21,28 @@ that share an index, so it stays right if that changes.
 
 The step runs once per chunk, on the caller's thread, between two reads of the stream:
 keep it small, allocation-light, and free of anything that may raise on an odd chunk
-(an exception here is caught by the proxy, but the output is then lost).
+(an exception here is caught by the proxy, but the output is then lost). It runs before
+the app gets the chunk, and keeps no reference into it (strings; the usage and a tool
+call's dict arguments are copied): the app may change the chunk objects afterwards, and
+the span still records what the SDK yielded.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from weave_agent.export import telemetry
 from weave_agent.streams import Accumulator
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as it is now (a deep copy), which the app can no longer change; the value
+    itself if it cannot be copied."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -79,7 +92,7 @@ class MistralStreamAccumulator:
             self.model = model
         usage = getattr(chunk, "usage", None)
         if usage is not None:
-            self.usage = usage  # Mistral sends it on the last chunk only
+            self.usage = _frozen(usage)  # on the last chunk only
         for choice in getattr(chunk, "choices", None) or ():
             index = getattr(choice, "index", 0) or 0
             state = self.choices.get(index)
@@ -146,7 +159,7 @@ class MistralStreamAccumulator:
                 if isinstance(entry[2], list):
                     entry[2].append(arguments)
             elif arguments is not None:  # already parsed (a dict)
-                entry[2] = arguments
+                entry[2] = _frozen(arguments)
 
     # --- read by the extractor when the stream has ended ------------------------------
 
@@ -167,4 +180,5 @@ def _new_stream_state() -> MistralStreamAccumulator:
     return MistralStreamAccumulator(capture=telemetry.settings().capture_content != "no_content")
 
 
-STREAM_ACCUMULATOR = Accumulator(MistralStreamAccumulator.add, None, _new_stream_state, batched=True)
+# One event at a time (not ``batched``): an event is read before the app gets it and can change it.
+STREAM_ACCUMULATOR = Accumulator(MistralStreamAccumulator.add, None, _new_stream_state)

@@ -4,10 +4,17 @@ The accumulators (chat completion chunks, Responses API events, legacy completio
 chunks) and the proxies for ``with_raw_response``/``with_streaming_response`` (see the
 docstring of ``openai.py``). Imports nothing from ``extract.py``: the extractors use these,
 not the other way round.
+
+Each chunk is read as it passes, before the app gets it, and nothing read keeps a
+reference into it: the text and argument pieces are strings, and an object kept whole
+(usage, the Responses API's final response) is copied. The app may change the chunk
+objects afterwards (LlamaIndex joins the pieces of a streamed tool call *into the first
+piece's object*), and the span still records what the SDK yielded.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 from typing import Any
 
@@ -42,6 +49,15 @@ def _sdk() -> type[_SDK]:
     return _SDK
 
 
+def _frozen(value: Any) -> Any:
+    """``value`` as it is now (a deep copy: usage and its details, a final response), which
+    the app can no longer change; the value itself if it cannot be copied. Once per stream."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
+
+
 # --- chat completions ----------------------------------------------------------------------
 
 
@@ -70,15 +86,13 @@ def _chat_step(acc: _ChatAcc, chunk: Any) -> _ChatAcc:
     if acc.id is None:
         acc.id = getattr(chunk, "id", None)
         acc.model = getattr(chunk, "model", None)
-    tier = getattr(chunk, "service_tier", None)
-    if tier:
-        acc.service_tier = tier
-    fingerprint = getattr(chunk, "system_fingerprint", None)
-    if fingerprint:
-        acc.fingerprint = fingerprint
+    if acc.service_tier is None:  # the same on every chunk: read until one has it
+        acc.service_tier = getattr(chunk, "service_tier", None) or None
+    if acc.fingerprint is None:
+        acc.fingerprint = getattr(chunk, "system_fingerprint", None) or None
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        acc.usage = usage
+        acc.usage = _frozen(usage)
     for choice in getattr(chunk, "choices", None) or ():
         index = choice.index
         c = acc.choices.get(index)
@@ -231,9 +245,9 @@ def _responses_step(acc: _ResponsesAcc, event: Any) -> _ResponsesAcc:
         if acc.capture:
             acc.text.append(event.delta)
     elif kind in _RESPONSE_DONE:
-        acc.response = event.response
+        acc.response = _frozen(event.response)
     elif kind in _RESPONSE_STARTED:
-        acc.started = event.response
+        acc.started = _frozen(event.response)
     return acc
 
 
@@ -255,7 +269,7 @@ def _completion_step(acc: _CompletionAcc, chunk: Any) -> _CompletionAcc:
         acc.model = getattr(chunk, "model", None)
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        acc.usage = usage
+        acc.usage = _frozen(usage)
     for choice in getattr(chunk, "choices", None) or ():
         c = acc.choices.get(choice.index)
         if c is None:
@@ -270,7 +284,8 @@ def _completion_step(acc: _CompletionAcc, chunk: Any) -> _CompletionAcc:
 # --- the accumulators the patcher pairs with each method -----------------------------------
 
 
-_CHAT_ACC = Accumulator(_chat_step, None, _ChatAcc, batched=True)
-_RESPONSES_ACC = Accumulator(_responses_step, None, _ResponsesAcc, batched=True)
-_COMPLETION_ACC = Accumulator(_completion_step, None, _CompletionAcc, batched=True)
+# One chunk at a time (not ``batched``): a chunk is read before the app gets it and can change it.
+_CHAT_ACC = Accumulator(_chat_step, None, _ChatAcc)
+_RESPONSES_ACC = Accumulator(_responses_step, None, _ResponsesAcc)
+_COMPLETION_ACC = Accumulator(_completion_step, None, _CompletionAcc)
 _NO_ACC = Accumulator(None)  # embeddings never stream; a streamed raw response still ends on close
