@@ -107,11 +107,20 @@ class Folder:
             return True
 
     def _free(self) -> int | None:
-        try:
-            st = os.statvfs(self.directory)
-        except (OSError, AttributeError):
-            return None  # (no statvfs on this platform, or no folder yet: the write will say)
-        return int(st.f_bavail) * int(st.f_frsize)
+        """Bytes an unprivileged write may still take on the folder's disk (of the nearest
+        existing parent, before the folder is made); None where that cannot be known."""
+        path = self.directory
+        while True:
+            try:
+                st = os.statvfs(path)
+                return int(st.f_bavail) * int(st.f_frsize)
+            except FileNotFoundError:
+                parent = os.path.dirname(path)
+                if parent == path:
+                    return None
+                path = parent
+            except (OSError, AttributeError):
+                return None  # (no statvfs on this platform: the whole-line rule still holds)
 
     def _fits(self, n: int, keep: str) -> bool:
         now = time.monotonic()
@@ -272,18 +281,15 @@ class LineFile:
         if self._lock_pid != os.getpid():
             self._lock_pid, self._lock = os.getpid(), threading.Lock()
         with self._lock:
-            try:
-                os.makedirs(self.directory, exist_ok=True)
-            except OSError as exc:
-                if exc.errno in SPACE_ERRNOS:
-                    self.folder.failed(exc)
-                    return False
-                raise
             path = self._current_path()
             if not self.folder.room_for(len(data), keep=path):
                 return False
             try:
-                self._append(path, data)
+                try:
+                    self._append(path, data)
+                except FileNotFoundError:  # no folder yet (or it was removed)
+                    os.makedirs(self.directory, exist_ok=True)
+                    self._append(path, data)
             except OSError as exc:
                 if exc.errno in SPACE_ERRNOS:
                     self.folder.failed(exc)
