@@ -44,12 +44,15 @@ def _scrub_record(record):  # type: ignore[no-untyped-def]
     registry is looked up, not imported: it exists once a traced call has read a client."""
     secrets = sys.modules.get("weave_agent.tracing.secrets")
     if secrets is not None and secrets.known():
-        record.msg = secrets.scrub(record.getMessage())
-        record.args = None
-        if record.exc_info and not record.exc_text:
-            import logging
+        try:
+            record.msg = secrets.scrub(record.getMessage())
+            record.args = None
+            if record.exc_info and not record.exc_text:
+                import logging
 
-            record.exc_text = secrets.scrub(logging.Formatter().formatException(record.exc_info))
+                record.exc_text = secrets.scrub(logging.Formatter().formatException(record.exc_info))
+        except Exception:  # a record that cannot be formatted: logging says so itself, later
+            pass
     return True
 
 
