@@ -128,6 +128,9 @@ def parse_capture(raw: str) -> str:
 
 
 EXPORTERS = ("otlp", "file", "console", "weave", "none")
+# Which GenAI convention names the agent emits: the newest (the conventions' repository),
+# the last core release's (v1.41, for dashboards that read them), or both during a migration.
+GENAI_CONVENTIONS = ("newest", "v1.41", "both")
 PROTOCOLS = ("http/protobuf", "grpc")
 
 
@@ -175,6 +178,7 @@ FIELDS: tuple[Field, ...] = (
     Field("children", "WEAVE_AGENT_CHILDREN", parse_bool, True),
     Field("quiet", "WEAVE_AGENT_QUIET", parse_bool, False),
     Field("max_value_size", "WEAVE_AGENT_MAX_VALUE_SIZE", parse_int, 32768),
+    Field("genai_conventions", "WEAVE_AGENT_GENAI_CONVENTIONS", _choice(*GENAI_CONVENTIONS), "newest"),
     Field("fault_injection", "WEAVE_AGENT_FAULT_INJECTION", parse_bool, False),
 )
 
@@ -218,6 +222,7 @@ class Settings:
     quiet: bool
     max_value_size: int
     fault_injection: bool
+    genai_conventions: str
     errors: list[str]
     exporter_broken: bool
     wandb_api_key: str | None  # never in repr(), never logged

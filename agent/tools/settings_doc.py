@@ -65,6 +65,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("OTEL_METRICS_EXPORTER",),
             "`none` keeps the GenAI metrics off (for trace servers that accept no metrics, such as Phoenix)",
             "metrics go where spans go (`otlp`, `console`, `file`)"),
+    Setting(("OTEL_LOGS_EXPORTER",),
+            "`none` keeps the GenAI events (message content as `gen_ai.client.inference.operation.details` log "
+            "records, with `EVENT_ONLY` or `SPAN_AND_EVENT`) from leaving the process",
+            "events go where spans go (`otlp`, `console`, `file`; none to `weave`)"),
     Setting(("WEAVE_AGENT_TRACES_DIR",),
             "where the `file` exporter writes (a traces file and a metrics file per process) and `weave-run show` reads",
             "`./weave-traces`", "--traces-dir", "DIR"),
@@ -93,7 +97,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("WEAVE_AGENT_SAMPLE_RATIO",), "keep this fraction of traces, 0 to 1; parent-based", "all traces",
             "--sample-ratio", "RATIO"),
     Setting(("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",),
-            "message content on spans: `true`/`false` or `NO_CONTENT`, `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`",
+            "message content on spans and/or as a log record (the conventions' event): `true`/`false` or "
+            "`NO_CONTENT`, `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`",
             "on (`SPAN_ONLY`)", "--no-capture-content", flag="false",
             option_help="leave message content (prompts, completions, tool arguments) off the spans"),
     Setting(("WEAVE_AGENT_DISABLED_INSTRUMENTATIONS", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"),
@@ -104,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("WEAVE_AGENT_EXIT_TIMEOUT",), "seconds the exit flush may hold an exiting process", "`5`"),
     Setting(("WEAVE_AGENT_MAX_VALUE_SIZE",),
             "characters of one serialized value before the truncation marker", "`32768`"),
+    Setting(("WEAVE_AGENT_GENAI_CONVENTIONS",),
+            "GenAI convention names: `newest` (the conventions' repository: `gen_ai.client.inference.*` metrics, "
+            "`gen_ai.usage.cache_write.input_tokens`, ...), `v1.41` (the names of the last core release, for "
+            "dashboards that read them) or `both` (every name, for a migration)", "`newest`"),
     Setting(("WEAVE_AGENT_CHILDREN",), "`false`: Python child processes do not inherit the agent", "`true`"),
     Setting(("WEAVE_AGENT_QUIET",), "`true` silences the one-line summary at exit", "`false`"),
     Setting(("WEAVE_AGENT_DEBUG",), "the agent's log on stderr: what it patched, what it skipped and why",
