@@ -178,6 +178,7 @@ FIELDS: tuple[Field, ...] = (
     Field("children", "WEAVE_AGENT_CHILDREN", parse_bool, True),
     Field("quiet", "WEAVE_AGENT_QUIET", parse_bool, False),
     Field("max_value_size", "WEAVE_AGENT_MAX_VALUE_SIZE", parse_int, 32768),
+    Field("upload_base_path", "OTEL_INSTRUMENTATION_GENAI_UPLOAD_BASE_PATH", str, None),
     Field("genai_conventions", "WEAVE_AGENT_GENAI_CONVENTIONS", _choice(*GENAI_CONVENTIONS), "newest"),
     Field("fault_injection", "WEAVE_AGENT_FAULT_INJECTION", parse_bool, False),
 )
@@ -221,6 +222,7 @@ class Settings:
     children: bool
     quiet: bool
     max_value_size: int
+    upload_base_path: str | None
     fault_injection: bool
     genai_conventions: str
     errors: list[str]

@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("WEAVE_AGENT_EXIT_TIMEOUT",), "seconds the exit flush may hold an exiting process", "`5`"),
     Setting(("WEAVE_AGENT_MAX_VALUE_SIZE",),
             "characters of one serialized value before the truncation marker", "`32768`"),
+    Setting(("OTEL_INSTRUMENTATION_GENAI_UPLOAD_BASE_PATH",),
+            "a folder, `file://` URL or (with `fsspec` installed) any fsspec URL: media in message content "
+            "(images, audio, documents) is written there and the part becomes a `uri` part pointing at it",
+            "unset: a placeholder part without the bytes"),
     Setting(("WEAVE_AGENT_GENAI_CONVENTIONS",),
             "GenAI convention names: `newest` (the conventions' repository: `gen_ai.client.inference.*` metrics, "
             "`gen_ai.usage.cache_write.input_tokens`, ...), `v1.41` (the names of the last core release, for "

@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanKind
 
 from .. import faults
 from ..export import telemetry
-from . import streams
+from . import media, streams
 from .calls import Call, OpSpec, wrap_with_spec
 from .serialize import to_json
 
@@ -418,3 +418,101 @@ def tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
     if arguments is not None:
         part["arguments"] = parse_arguments(arguments)
     return part
+
+
+def as_double(value: Any) -> float | None:
+    """A request's number as the conventions' double (``temperature=1`` is ``1.0``); None
+    for anything that is not a number (bools included)."""
+    return float(value) if is_number(value) else None
+
+
+def as_int(value: Any) -> int | None:
+    """A request's count as the conventions' int: an int, or a float with no fraction
+    (``max_tokens=256.0``); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def reasoning_part(content: Any) -> dict[str, Any]:
+    return {"type": "reasoning", "content": content if isinstance(content, str) else ""}
+
+
+def tool_call_response_part(call_id: Any, response: Any) -> dict[str, Any]:
+    return {"type": "tool_call_response", "id": call_id if isinstance(call_id, str) else None, "response": response}
+
+
+def generic_part(kind: Any, **fields: Any) -> dict[str, Any]:
+    """A block no part type of the conventions fits: ``{"type": "generic", "generic_type":
+    <the provider's type>, ...}`` with the fields worth keeping."""
+    return {"type": "generic", "generic_type": str(kind), **fields}
+
+
+def server_tool_call_part(call_id: Any, name: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool the provider ran itself (web search, code execution): ``name`` is the tool and
+    ``payload`` its details, with a ``type`` naming the kind of call."""
+    return {
+        "type": "server_tool_call",
+        "id": call_id if isinstance(call_id, str) else None,
+        "name": str(name),
+        "server_tool_call": dict(payload),
+    }
+
+
+def server_tool_call_response_part(call_id: Any, payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "server_tool_call_response",
+        "id": call_id if isinstance(call_id, str) else None,
+        "server_tool_call_response": dict(payload),
+    }
+
+
+def file_part(file_id: Any, modality: str, mime_type: Any = None, **extra: Any) -> dict[str, Any]:
+    """A file uploaded to the provider beforehand, by its id; a generic part when the id is
+    unreadable (the conventions' file part needs one)."""
+    if not isinstance(file_id, str) or not file_id:
+        return generic_part("file", modality=modality, **extra)
+    part: dict[str, Any] = {"type": "file", "modality": modality, "file_id": file_id}
+    if isinstance(mime_type, str) and mime_type:
+        part["mime_type"] = mime_type
+    part.update(extra)
+    return part
+
+
+def uri_part(uri: Any, modality: str, mime_type: Any = None) -> dict[str, Any]:
+    """Media by URL; a ``data:`` URL is inline media and goes through ``media_part``
+    (never the bytes on the span)."""
+    if isinstance(uri, str) and uri.startswith("data:"):
+        return media.data_url_part(uri, modality)
+    if not isinstance(uri, str) or not uri:
+        return generic_part("uri", modality=modality)
+    part: dict[str, Any] = {"type": "uri", "modality": modality, "uri": uri}
+    if isinstance(mime_type, str) and mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def media_part(data: Any, modality: str, mime_type: Any = None, base64_encoded: bool = True,
+               **extra: Any) -> dict[str, Any]:
+    """Inline media (base64 by default): a ``uri`` part when uploads are configured
+    (``OTEL_INSTRUMENTATION_GENAI_UPLOAD_BASE_PATH``), else a placeholder without the bytes
+    (see ``weave_agent.tracing.media``)."""
+    return media.media_part(data, modality, mime_type if isinstance(mime_type, str) else None, base64_encoded,
+                            **extra)
+
+
+def tool_definition(kind: Any, name: Any, description: Any = None, parameters: Any = None) -> dict[str, Any]:
+    """An entry of ``gen_ai.tool.definitions``. A provider's built-in tool without a name
+    of its own (OpenAI's ``{"type": "web_search"}``) is named for its type: the
+    conventions require a name, and the type is what names that tool."""
+    kind = kind if isinstance(kind, str) and kind else "function"
+    entry: dict[str, Any] = {"type": kind, "name": name if isinstance(name, str) and name else kind}
+    if isinstance(description, str):
+        entry["description"] = description
+    if isinstance(parameters, (Mapping, bool)):
+        entry["parameters"] = parameters
+    return entry
