@@ -195,6 +195,40 @@ class _Meta:
         self.watcher = watcher  # the framework span watching this call (see watch_for_sdk_span)
 
 
+# Operations whose output has a finish reason.
+_GENERATING = frozenset(("chat", "text_completion", "generate_content"))
+FINISH_REASONS = "gen_ai.response.finish_reasons"
+
+# Calls whose stream ended before it was exhausted (closed, left, collected, at exit),
+# between ``on_stream_end`` and the ``on_end`` that follows it.
+_cut_short: set[int] = set()
+
+
+def _finish_with_error(response: Response | None, operation: str) -> Response | None:
+    """A failed call or a stream cut short, whose model never said why it stopped: the
+    conventions report ``error`` in each position of ``gen_ai.response.finish_reasons`` (and
+    on each output message) whose reason is missing. Reasons that did arrive stay."""
+    if operation not in _GENERATING:
+        return response
+    if response is None:
+        response = Response()
+    attrs = dict(response.attributes or {})
+    content = dict(response.content) if response.content else None
+    messages = content.get(OUTPUT_MESSAGES) if content is not None else None
+    if isinstance(messages, list) and messages:
+        fixed = [{**m, "finish_reason": "error"} if isinstance(m, dict) and not m.get("finish_reason") else m
+                 for m in messages]
+        assert content is not None
+        content[OUTPUT_MESSAGES] = fixed
+        reasons = [m.get("finish_reason") if isinstance(m, dict) else "error" for m in fixed]
+        given = attrs.get(FINISH_REASONS)
+        if not given or len(given) < len(reasons):
+            attrs[FINISH_REASONS] = reasons
+    elif not attrs.get(FINISH_REASONS):
+        attrs[FINISH_REASONS] = ["error"]
+    return Response(attrs, response.usage, response.model, content)
+
+
 class GenAISpec(OpSpec):
     """An ``OpSpec`` that records one GenAI operation through an ``Extractor``."""
 
@@ -250,17 +284,26 @@ class GenAISpec(OpSpec):
     def on_end(self, call: Call, output: Any) -> None:
         if faults.ON:
             faults.fire("extractor.response")
-        self._record(call, self.extractor.response(output, self._capture()), None)
+        cut_short = id(call) in _cut_short
+        if cut_short:
+            _cut_short.discard(id(call))
+        response: Response | None = self.extractor.response(output, self._capture())
+        if cut_short:
+            response = _finish_with_error(response, self.extractor.operation)
+        self._record(call, response, None)
 
     def on_error(self, call: Call, exc: BaseException, error_type: str, output: Any) -> None:
+        _cut_short.discard(id(call))
         response = None
         if output is not None:
             if faults.ON:
                 faults.fire("extractor.partial_response")
             response = self.extractor.partial_response(output, self._capture())
-        self._record(call, response, error_type)
+        self._record(call, _finish_with_error(response, self.extractor.operation), error_type)
 
     def on_stream_end(self, call: Call, state: Any, reason: str) -> None:
+        if reason != streams.EXHAUSTED:
+            _cut_short.add(id(call))  # on_end (called next, by the same StreamState.end) reads it
         if not state.n:
             return
         ttfc = state.first - call.started

@@ -285,16 +285,19 @@ def _close_then_end(method: Callable[[], Any], st: StreamState) -> Any:
     await, if it returned a coroutine)."""
     try:
         result = method()
-    except BaseException:
-        st.end(CLOSED)
+    except BaseException as exc:
+        st.end(CLOSED, exc)  # the span records what close() raised
         raise
     if hasattr(result, "__await__"):
 
         async def awaiting() -> Any:
             try:
-                return await result
-            finally:
-                st.end(CLOSED)
+                closed = await result
+            except BaseException as exc:
+                st.end(CLOSED, exc)
+                raise
+            st.end(CLOSED)
+            return closed
 
         return awaiting()
     st.end(CLOSED)
@@ -342,10 +345,7 @@ class StreamProxy(_Proxy):
         return chunk
 
     def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_st.end(CLOSED)
+        return _close_then_end(self.__wrapped__.close, self._self_st)
 
     def __enter__(self) -> Any:
         if not hasattr(type(self.__wrapped__), "__enter__"):

@@ -287,8 +287,11 @@ class WeaveAgentTracer(BaseCallbackHandler):
             run.span.set_attributes({"weave_agent.stream.end_reason": streams.CLOSED, "weave_agent.stream.complete": False})
         else:
             _end_error(run.span, error)
-        if run.kind == "llm" and not genai.sdk_span_seen(run.span)[0]:
-            self._record_metrics(run, None, error_type)
+        if run.kind == "llm":
+            # The model's finish reason never came: the conventions report "error".
+            run.span.set_attribute("gen_ai.response.finish_reasons", ["error"])
+            if not genai.sdk_span_seen(run.span)[0]:
+                self._record_metrics(run, None, error_type)
         run.span.end()
 
     # --- chat models and LLMs ----------------------------------------------------------

@@ -440,8 +440,11 @@ def test_stream_error_midstream(traced: Any, mode: str) -> None:
         e.delta.text for e in outcome.events if e.type == "content_block_delta" and e.delta.type == "text_delta"
     )
     assert partial
-    assert content(span, "gen_ai.output.messages") == [{"role": "assistant", "parts": [text(partial)]}]
-    assert "gen_ai.response.finish_reasons" not in a
+    # the model's finish reason never came: the conventions' "error"
+    assert content(span, "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [text(partial)], "finish_reason": "error"}
+    ]
+    assert a["gen_ai.response.finish_reasons"] == ("error",)
     assert "gen_ai.usage.output_tokens" not in a  # only message_start's placeholder arrived
     assert [e.name for e in span.events] == ["exception"]
     (point,) = traced.metric_points("gen_ai.client.operation.duration")
@@ -621,7 +624,7 @@ def test_stream_helper_left_early(traced: Any, mode: str) -> None:
     span = traced.one("chat claude-haiku-4-5")
     a = attrs(span)
     assert a["weave_agent.stream.end_reason"] == "exited"
-    assert "gen_ai.response.finish_reasons" not in a
+    assert a["gen_ai.response.finish_reasons"] == ("error",)  # left before the model said why it stopped
     assert "gen_ai.usage.output_tokens" not in a
     assert a["gen_ai.usage.input_tokens"] > 0
     assert content(span, "gen_ai.output.messages")[0]["parts"] == [text(first)]
@@ -974,7 +977,10 @@ def test_stream_helper_error_midstream(traced: Any, mode: str) -> None:
     a = attrs(span)
     assert a["error.type"] == "overloaded_error"
     assert a["weave_agent.stream.end_reason"] == "exited"
-    assert content(span, "gen_ai.output.messages") == [{"role": "assistant", "parts": [text("".join(pieces))]}]
+    assert content(span, "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [text("".join(pieces))], "finish_reason": "error"}  # none came: "error"
+    ]
+    assert a["gen_ai.response.finish_reasons"] == ("error",)
     (point,) = traced.metric_points("gen_ai.client.operation.duration")
     assert point.attributes["error.type"] == "overloaded_error"
 

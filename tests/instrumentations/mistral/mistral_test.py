@@ -499,7 +499,11 @@ def test_stream_cut_mid_way(traced: Any, mode: str) -> None:
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == "ReadError"
     assert span.attributes["weave_agent.stream.end_reason"] == "error"
-    assert content(span, "gen_ai.output.messages") == [{"role": "assistant", "parts": [text("Hi there")]}]  # what came
+    # what came, and "error" for the finish reason that never did
+    assert content(span, "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [text("Hi there")], "finish_reason": "error"}
+    ]
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
     assert "gen_ai.usage.input_tokens" not in span.attributes  # usage never arrived: nothing invented
 
 

@@ -371,7 +371,11 @@ def test_chat_stream_error(traced: Any, mode: str) -> None:
     assert a["error.type"] == "APIError"
     assert a["weave_agent.stream.end_reason"] == "error" and a["weave_agent.stream.chunks"] == 4
     assert a["gen_ai.response.id"] == received[0].id  # the partial output is recorded
-    assert content(span, "gen_ai.output.messages") == [{"role": "assistant", "parts": [text("Silver waves retreat,")]}]
+    # the model's finish reason never came: the conventions' "error"
+    assert content(span, "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [text("Silver waves retreat,")], "finish_reason": "error"}
+    ]
+    assert a["gen_ai.response.finish_reasons"] == ("error",)
     assert [e.name for e in span.events] == ["exception"]
     (duration,) = traced.metric_points("gen_ai.client.operation.duration")
     assert duration.attributes["error.type"] == "APIError"
@@ -393,7 +397,10 @@ def test_chat_http_errors(traced: Any, mode: str, name: str, exc_type: type, cod
     span = traced.one(f"chat {GPT}")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == code
-    assert not [k for k in span.attributes if k.startswith("gen_ai.response.") or k.startswith("gen_ai.usage.")]
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)  # no finish reason came: "error"
+    assert not [k for k in span.attributes
+                if (k.startswith("gen_ai.response.") and k != "gen_ai.response.finish_reasons")
+                or k.startswith("gen_ai.usage.")]
     (duration,) = traced.metric_points("gen_ai.client.operation.duration")
     assert duration.attributes["error.type"] == code
     assert token_points(traced) == {}
@@ -705,7 +712,8 @@ def test_streaming_response_of_a_whole_body(traced: Any, mode: str) -> None:
     else:
         result = asyncio.run(ago())
     ct.check_chat_create(result)
-    span = _one_ended(traced, "closed")
+    span = _one_ended(traced, "closed", whole=True)  # read whole, then closed: the model's reason stays
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert span.attributes["gen_ai.response.id"] == result.id
     assert span.attributes["gen_ai.usage.input_tokens"] == 22
 
@@ -719,10 +727,14 @@ def _stream(client: Any) -> Any:
     return client.chat.completions.create(**SCENARIOS["chat_stream"].kwargs)
 
 
-def _one_ended(traced: Any, reason: str) -> Any:
+def _one_ended(traced: Any, reason: str, whole: bool = False) -> Any:
     span = traced.one(f"chat {GPT}")
     assert span.end_time is not None
     assert span.attributes["weave_agent.stream.end_reason"] == reason
+    if not whole and reason != "exhausted":  # cut short before the model said why it stopped: "error"
+        assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
+        messages = json.loads(span.attributes.get("gen_ai.output.messages", "[]"))
+        assert all(m["finish_reason"] == "error" for m in messages)
     return span
 
 
