@@ -216,26 +216,26 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
+    as_double,
+    as_int,
 )
 from weave_agent.genai import field as _get
 
 from .credentials import remember as _remember_credentials
 from .streaming import _StreamAcc
 
+# The SDK's parameter -> the conventions' attribute, and its type there (doubles are
+# floats even when the app passed 1).
 _SAMPLING = {
-    "temperature": "gen_ai.request.temperature",
-    "top_p": "gen_ai.request.top_p",
-    "top_k": "gen_ai.request.top_k",
-    "max_tokens": "gen_ai.request.max_tokens",
-    "max_output_tokens": "gen_ai.request.max_tokens",
-    "seed": "gen_ai.request.seed",
+    "temperature": ("gen_ai.request.temperature", as_double),
+    "top_p": ("gen_ai.request.top_p", as_double),
+    "top_k": ("gen_ai.request.top_k", as_int),
+    "max_tokens": ("gen_ai.request.max_tokens", as_int),
+    "max_output_tokens": ("gen_ai.request.max_tokens", as_int),
+    "seed": ("gen_ai.request.seed", as_int),
 }
 # The SDK's finish reasons mapped to the conventions' values; others are kept as they are.
 _FINISH = {"tool_calls": "tool_call", "tool_use": "tool_call", "end_turn": "stop", "max_tokens": "length"}
-
-
-def _num(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _int(value: Any) -> int | None:
@@ -267,27 +267,28 @@ class ChatExtractor(Extractor):
 
     def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
         attrs: dict[str, Any] = {}
-        for key, attr in _SAMPLING.items():
-            value = inputs.get(key)
-            if _num(value):
+        for key, (attr, read) in _SAMPLING.items():
+            value = read(inputs.get(key))
+            if value is not None:
                 attrs[attr] = value
         stop = inputs.get("stop", inputs.get("stop_sequences"))
         if isinstance(stop, str):
             attrs["gen_ai.request.stop_sequences"] = [stop]
         elif isinstance(stop, (list, tuple)) and stop:
             attrs["gen_ai.request.stop_sequences"] = [str(s) for s in stop]
-        if isinstance(inputs.get("stream"), bool):
-            attrs["gen_ai.request.stream"] = inputs["stream"]
+        if inputs.get("stream") is True:  # set only when streaming
+            attrs["gen_ai.request.stream"] = True
         content = None
         if capture:
+            # ``system=`` given apart from the messages: system instructions. A system
+            # message stays in the history, where it was sent.
             system = _parts(inputs.get("system"))
             messages = []
             given = inputs.get("messages")
             for m in given if isinstance(given, (list, tuple)) else ():  # never consume an iterator
                 role = _get(m, "role")
-                if role in ("system", "developer"):
-                    system.extend(_parts(_get(m, "content")))
-                else:
+                if isinstance(role, str) and role:
+                    role = "system" if role == "developer" else role
                     messages.append({"role": role, "parts": _parts(_get(m, "content"))})
             content = {INPUT_MESSAGES: messages}
             if system:

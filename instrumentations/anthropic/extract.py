@@ -23,11 +23,21 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
+    as_double,
+    as_int,
+    file_part,
+    generic_part,
+    media_part,
+    reasoning_part,
     server_of,
+    server_tool_call_part,
+    server_tool_call_response_part,
     stop_sequences,
+    tool_call_response_part,
+    tool_definition,
+    uri_part,
 )
 from weave_agent.genai import field as _get
-from weave_agent.genai import is_number as _num
 from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.tracing.serialize import exception_attributes
@@ -96,23 +106,24 @@ def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, 
 
 
 def _media(block: Any, modality: str) -> dict[str, Any]:
-    """A placeholder for an image or a document: never its base64 body."""
+    """An image or a document: its URL, its file id, or its data through ``media_part``
+    (uploaded, or a placeholder: never the base64 body on the span)."""
     source = _get(block, "source")
     kind = _get(source, "type") if source is not None else None
     if kind == "url":
-        url = _get(source, "url")
-        if isinstance(url, str) and not url.startswith("data:"):
-            return {"type": "uri", "modality": modality, "uri": url}
+        return uri_part(_get(source, "url"), modality)
     if kind == "file":
-        return {"type": "file", "modality": modality, "file_id": _get(source, "file_id")}
-    part: dict[str, Any] = {"type": "blob", "modality": modality}
+        return file_part(_get(source, "file_id"), modality)
     mime = _get(source, "media_type") if source is not None else None
-    if isinstance(mime, str):
-        part["mime_type"] = mime
     data = _get(source, "data") if source is not None else None
-    if isinstance(data, str):
-        part["size"] = len(data) * 3 // 4 if kind == "base64" else len(data)
-    return part
+    if kind == "content" or not isinstance(data, str):  # a document made of content blocks
+        return generic_part(_block_type(block), modality=modality)
+    return media_part(data, modality, mime, base64_encoded=kind == "base64")
+
+
+def _block_type(block: Any) -> str:
+    kind = _get(block, "type")
+    return kind if isinstance(kind, str) and kind else "unknown"
 
 
 def _tool_result(content: Any) -> Any:
@@ -133,11 +144,7 @@ def _in_part(block: Any) -> dict[str, Any] | None:
     if kind == "document":
         return _media(block, "document")
     if kind == "tool_result":
-        return {
-            "type": "tool_call_response",
-            "id": _get(block, "tool_use_id"),
-            "response": _tool_result(_get(block, "content")),
-        }
+        return tool_call_response_part(_get(block, "tool_use_id"), _tool_result(_get(block, "content")))
     return _out_part(block)
 
 
@@ -146,7 +153,7 @@ def _out_part(block: Any) -> dict[str, Any] | None:
     if kind == "text":
         return _text(_get(block, "text"))
     if kind == "thinking":
-        return {"type": "reasoning", "content": _get(block, "thinking")}
+        return reasoning_part(_get(block, "thinking"))
     if kind == "tool_use":
         return {
             "type": "tool_call",
@@ -155,41 +162,43 @@ def _out_part(block: Any) -> dict[str, Any] | None:
             "arguments": _get(block, "input"),
         }
     if kind in ("server_tool_use", "mcp_tool_use"):
-        return {
-            "type": "server_tool_call",
-            "id": _get(block, "id"),
-            "name": _get(block, "name"),
-            "arguments": _get(block, "input"),
-        }
+        # A tool Anthropic runs (web_search, code_execution) or an MCP server's tool: the
+        # call's details keyed by the tool, as the conventions' server_tool_call holds them.
+        name = _get(block, "name")
+        name = name if isinstance(name, str) and name else kind
+        payload: dict[str, Any] = {"type": name if kind == "server_tool_use" else kind, "input": _get(block, "input")}
+        server = _get(block, "server_name")
+        if isinstance(server, str):
+            payload["server_name"] = server
+        return server_tool_call_part(_get(block, "id"), name, payload)
     if isinstance(kind, str) and kind.endswith("_tool_result"):
-        return {"type": "server_tool_call_response", "id": _get(block, "tool_use_id")}
+        payload = {"type": kind}
+        if _get(block, "is_error") is True:
+            payload["is_error"] = True
+        return server_tool_call_response_part(_get(block, "tool_use_id"), payload)
     if kind == "redacted_thinking" or not isinstance(kind, str):
         return None
-    return {"type": kind}
+    return generic_part(kind)
 
 
-def _in_message(message: Any) -> dict[str, Any]:
+def _in_message(message: Any) -> dict[str, Any] | None:
+    role = _get(message, "role")
+    if not isinstance(role, str) or not role:
+        return None  # unreadable: the conventions' messages need a role
     content = _get(message, "content")
     if isinstance(content, str):
         parts = [_text(content)]
     else:
         parts = [p for p in (_in_part(block) for block in _seq(content)) if p]
-    return {"role": _get(message, "role"), "parts": parts}
+    return {"role": role, "parts": parts}
 
 
 def _tool_definition(tool: Any) -> dict[str, Any]:
     kind = _get(tool, "type")
-    name = _get(tool, "name")
     if kind in (None, "custom"):
-        definition: dict[str, Any] = {"type": "function", "name": name}
-        description = _get(tool, "description")
-        if description:
-            definition["description"] = description
-        schema = _get(tool, "input_schema")
-        if schema is not None:
-            definition["parameters"] = schema
-        return definition
-    return {"type": kind, "name": name}
+        return tool_definition("function", _get(tool, "name"), _get(tool, "description") or None,
+                               _get(tool, "input_schema"))
+    return tool_definition(kind, _get(tool, "name"))
 
 
 def _request_content(inputs: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +210,7 @@ def _request_content(inputs: dict[str, Any]) -> dict[str, Any]:
         parts = [_text(_get(b, "text")) for b in _seq(system) if _get(b, "type") == "text"]
         if parts:
             content[SYSTEM_INSTRUCTIONS] = parts
-    messages = [_in_message(m) for m in _seq(inputs.get("messages"))]
+    messages = [m for m in (_in_message(m) for m in _seq(inputs.get("messages"))) if m is not None]
     if messages:
         content[INPUT_MESSAGES] = messages
     tools = [_tool_definition(t) for t in _seq(inputs.get("tools"))]
@@ -306,9 +315,32 @@ def _acc_response(acc: _Acc, capture: bool) -> Response:
     complete = acc.delta_seen
     counts = acc.usage
     usage = _usage(counts[0], counts[1] if complete else None, counts[2], counts[3], counts[4])
-    parts = _acc_parts(acc) if capture and acc.capture else None
+    parts = _stream_parts(acc) if capture and acc.capture else None
     request_id = _stream_request_id(source) if source is not None else None
     return _response(acc.id, acc.model, acc.stop_reason, usage, parts, request_id)
+
+
+_STREAM_PARTS = frozenset(("text", "reasoning", "tool_call"))
+
+
+def _stream_parts(acc: _Acc) -> list[Any]:
+    """The accumulated blocks as the conventions' parts: what the accumulator knows of a
+    server tool's call (its name and input) in the server_tool_call's payload, and blocks
+    no part type fits as generic parts."""
+    parts: list[Any] = []
+    for part in _acc_parts(acc):
+        kind = part.get("type")
+        if kind in _STREAM_PARTS:
+            parts.append(part)
+        elif kind == "server_tool_call":
+            name = part.get("name")
+            name = name if isinstance(name, str) and name else "server_tool_use"
+            parts.append(server_tool_call_part(part.get("id"), name, {"type": name, "input": part.get("arguments")}))
+        elif isinstance(kind, str) and kind.endswith("_tool_result"):
+            parts.append(server_tool_call_response_part(None, {"type": kind}))
+        else:
+            parts.append(generic_part(kind))
+    return parts
 
 
 # --- the extractor and the spec ------------------------------------------------------------
@@ -325,23 +357,21 @@ class MessagesExtractor(Extractor):
 
     def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
         attrs: dict[str, Any] = {}
-        max_tokens = inputs.get("max_tokens")
-        if _int(max_tokens):
+        max_tokens = as_int(inputs.get("max_tokens"))
+        if max_tokens is not None:
             attrs["gen_ai.request.max_tokens"] = max_tokens
         extra = inputs.get("extra_body")
-        for key in ("temperature", "top_p", "top_k"):
-            value = inputs.get(key)
-            if not _num(value) and isinstance(extra, dict):
-                value = extra.get(key)
-            if _num(value):
+        for key, read in (("temperature", as_double), ("top_p", as_double), ("top_k", as_int)):
+            value = read(inputs.get(key))
+            if value is None and isinstance(extra, dict):
+                value = read(dict.get(extra, key))
+            if value is not None:
                 attrs["gen_ai.request." + key] = value
         stop = stop_sequences(inputs.get("stop_sequences"))
         if stop:
             attrs["gen_ai.request.stop_sequences"] = stop
-        if self.method == "stream":
-            attrs["gen_ai.request.stream"] = True
-        else:
-            attrs["gen_ai.request.stream"] = self.method == "create" and inputs.get("stream") is True
+        if self.method == "stream" or (self.method == "create" and inputs.get("stream") is True):
+            attrs["gen_ai.request.stream"] = True  # only when streaming: unset means it does not
         output_type = _output_type(inputs)
         if output_type:
             attrs["gen_ai.output.type"] = output_type

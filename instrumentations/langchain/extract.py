@@ -102,15 +102,54 @@ def _message_parts(message: Any) -> dict[str, Any]:
                 if kind == "text":
                     parts.append({"type": "text", "content": block.get("text", "")})
                 elif kind in ("thinking", "reasoning"):
-                    parts.append({"type": "reasoning", "content": block.get("thinking") or block.get("reasoning", "")})
-                elif kind in ("image_url", "image"):
-                    parts.append({"type": "blob", "modality": "image"})
+                    parts.append(genai.reasoning_part(block.get("thinking") or block.get("reasoning", "")))
+                elif kind in _MODALITIES:
+                    parts.append(_media_block(block, _MODALITIES[kind]))
                 # tool_use blocks repeat message.tool_calls: read those below
     for call in getattr(message, "tool_calls", None) or ():
         if isinstance(call, dict):
             parts.append({"type": "tool_call", "id": call.get("id"), "name": call.get("name"),
                           "arguments": call.get("args")})
     return {"role": role, "parts": parts}
+
+
+# Media content blocks (OpenAI's ``image_url``, LangChain's standard ``image``/``audio``/
+# ``file`` blocks) and the modality each carries.
+_MODALITIES = {"image_url": "image", "image": "image", "audio": "audio", "input_audio": "audio", "file": "document"}
+
+
+def _media_block(block: dict[str, Any], modality: str) -> dict[str, Any]:
+    """A media block by URL, file id or inline data (``media_part``: never the bytes)."""
+    url = block.get("image_url", block.get("url"))
+    if isinstance(url, dict):
+        url = url.get("url")
+    mime = block.get("mime_type")
+    if isinstance(url, str) and url:
+        return genai.uri_part(url, modality, mime)
+    data = block.get("base64", block.get("data"))
+    if isinstance(data, str) and data:
+        return genai.media_part(data, modality, mime)
+    file_id = block.get("file_id", block.get("id"))
+    if isinstance(file_id, str) and file_id:
+        return genai.file_part(file_id, modality, mime)
+    return genai.generic_part(block.get("type"), modality=modality)
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]]:
+    """A model's bound tools (OpenAI's ``{"type": "function", "function": {...}}``, or
+    Anthropic's ``{"name", "description", "input_schema"}``) as ``gen_ai.tool.definitions``."""
+    defs = []
+    for tool in tools if isinstance(tools, list) else ():
+        if not isinstance(tool, dict):
+            continue
+        nested = tool.get("function")
+        fn: dict[str, Any] = nested if isinstance(nested, dict) else tool
+        kind = tool.get("type") if isinstance(tool.get("type"), str) else "function"
+        if kind == "custom" or "input_schema" in tool:
+            kind = "function"
+        defs.append(genai.tool_definition(kind, fn.get("name"), fn.get("description"),
+                                          fn.get("parameters", fn.get("input_schema"))))
+    return defs
 
 
 def _token_count(value: Any) -> int | None:

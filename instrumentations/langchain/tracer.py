@@ -34,6 +34,7 @@ from .extract import (
     _provider,
     _token_count,
     _usage,
+    tool_definitions,
 )
 from .streaming import _called_from_generator
 
@@ -340,17 +341,18 @@ class WeaveAgentTracer(BaseCallbackHandler):
         if model:
             attrs["gen_ai.request.model"] = model
         metric_attrs = dict(attrs)
-        for attr, value in (
-            ("gen_ai.request.temperature", md.get("ls_temperature", params.get("temperature"))),
-            ("gen_ai.request.max_tokens", md.get("ls_max_tokens", params.get("max_tokens"))),
-            ("gen_ai.request.top_p", params.get("top_p")),
-            ("gen_ai.request.top_k", params.get("top_k")),
-            ("gen_ai.request.frequency_penalty", params.get("frequency_penalty")),
-            ("gen_ai.request.presence_penalty", params.get("presence_penalty")),
-            ("gen_ai.request.seed", params.get("seed")),
+        for attr, value, read in (
+            ("gen_ai.request.temperature", md.get("ls_temperature", params.get("temperature")), genai.as_double),
+            ("gen_ai.request.max_tokens", md.get("ls_max_tokens", params.get("max_tokens")), genai.as_int),
+            ("gen_ai.request.top_p", params.get("top_p"), genai.as_double),
+            ("gen_ai.request.top_k", params.get("top_k"), genai.as_int),
+            ("gen_ai.request.frequency_penalty", params.get("frequency_penalty"), genai.as_double),
+            ("gen_ai.request.presence_penalty", params.get("presence_penalty"), genai.as_double),
+            ("gen_ai.request.seed", params.get("seed"), genai.as_int),
         ):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                attrs[attr] = value
+            number = read(value)  # the conventions' types: doubles are floats even for 1
+            if number is not None:
+                attrs[attr] = number
         stop = md.get("ls_stop", params.get("stop"))
         if isinstance(stop, str):
             stop = [stop]
@@ -363,18 +365,15 @@ class WeaveAgentTracer(BaseCallbackHandler):
         if on_span or on_event:
             limit = _limit()
             if operation == "chat" and prompts:
-                msgs = [_message_parts(m) for m in prompts[0]]
-                system = [p for m in msgs if m["role"] == "system" for p in m["parts"]]
-                msgs = [m for m in msgs if m["role"] != "system"]
-                content[genai.INPUT_MESSAGES] = to_json(msgs, limit)
-                if system:
-                    content[genai.SYSTEM_INSTRUCTIONS] = to_json(system, limit)
+                # System messages stay in the history, where they were sent (the conventions'
+                # gen_ai.system_instructions is for instructions given apart from it).
+                content[genai.INPUT_MESSAGES] = to_json([_message_parts(m) for m in prompts[0]], limit)
             elif prompts:
                 content[genai.INPUT_MESSAGES] = to_json(
                     [{"role": "user", "parts": [{"type": "text", "content": p}]} for p in prompts[:1]], limit
                 )
-            tools = params.get("tools")
-            if isinstance(tools, list) and tools:
+            tools = tool_definitions(params.get("tools"))
+            if tools:
                 content[genai.TOOL_DEFINITIONS] = to_json(tools, limit)
             if on_span:
                 attrs.update(content)
@@ -436,16 +435,21 @@ class WeaveAgentTracer(BaseCallbackHandler):
             reason = meta.get("finish_reason") or meta.get("stop_reason") or info.get("finish_reason")
             if isinstance(reason, str) and reason:
                 finish.append(_FINISH_REASONS.get(reason, reason))
+            # The output message's finish_reason (required by the conventions' schema at the
+            # pin): the model's, or "unknown" for a model that reports none (a fake model, an
+            # integration that drops it). The run completed, so "error" would be wrong, and
+            # gen_ai.response.finish_reasons is left out rather than guessed.
+            finish_reason = _FINISH_REASONS.get(reason, reason) if isinstance(reason, str) and reason else "unknown"
             if message is not None:
                 out = _message_parts(message)
                 out["role"] = "assistant"
-                if isinstance(reason, str) and reason:
-                    out["finish_reason"] = _FINISH_REASONS.get(reason, reason)
+                out["finish_reason"] = finish_reason
                 out_messages.append(out)
             else:
                 text = getattr(gen, "text", None)
                 if isinstance(text, str):
-                    out_messages.append({"role": "assistant", "parts": [{"type": "text", "content": text}]})
+                    out_messages.append({"role": "assistant", "parts": [{"type": "text", "content": text}],
+                                         "finish_reason": finish_reason})
         if not response_model and isinstance(llm_output, dict):
             response_model = llm_output.get("model_name") or llm_output.get("model")
         if isinstance(response_model, str) and response_model:

@@ -15,18 +15,25 @@ from opentelemetry.trace import Status, StatusCode
 from weave_agent.genai import (
     INPUT_MESSAGES,
     OUTPUT_MESSAGES,
-    SYSTEM_INSTRUCTIONS,
     TOOL_DEFINITIONS,
     Extractor,
     GenAISpec,
     Request,
     Response,
     Usage,
+    as_double,
+    as_int,
+    file_part,
+    generic_part,
+    media_part,
+    reasoning_part,
     server_of,
     stop_sequences,
     tool_call_part,
+    tool_call_response_part,
+    tool_definition,
+    uri_part,
 )
-from weave_agent.genai import is_number as _num
 from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.tracing.calls import Call
@@ -79,23 +86,23 @@ def _server(inputs: dict[str, Any], instance: Any) -> tuple[str | None, int | No
 
 
 def _sampling(inputs: dict[str, Any], attrs: dict[str, Any]) -> None:
-    for key, attr in (
-        ("temperature", "gen_ai.request.temperature"),
-        ("top_p", "gen_ai.request.top_p"),
-        ("top_k", "gen_ai.request.top_k"),
-        ("max_tokens", "gen_ai.request.max_tokens"),
-        ("random_seed", "gen_ai.request.seed"),
-        ("presence_penalty", "gen_ai.request.presence_penalty"),
-        ("frequency_penalty", "gen_ai.request.frequency_penalty"),
+    for key, attr, read in (
+        ("temperature", "gen_ai.request.temperature", as_double),
+        ("top_p", "gen_ai.request.top_p", as_double),
+        ("top_k", "gen_ai.request.top_k", as_int),
+        ("max_tokens", "gen_ai.request.max_tokens", as_int),
+        ("random_seed", "gen_ai.request.seed", as_int),
+        ("presence_penalty", "gen_ai.request.presence_penalty", as_double),
+        ("frequency_penalty", "gen_ai.request.frequency_penalty", as_double),
     ):
-        value = inputs.get(key)
-        if _num(value):
+        value = read(inputs.get(key))  # doubles are floats even when the app passed 1
+        if value is not None:
             attrs[attr] = value
     stop = stop_sequences(inputs.get("stop"))
     if stop:
         attrs["gen_ai.request.stop_sequences"] = stop
-    n = inputs.get("n")
-    if _num(n) and n != 1:
+    n = as_int(inputs.get("n"))
+    if n is not None and n != 1:
         attrs["gen_ai.request.choice.count"] = n
 
 
@@ -115,16 +122,9 @@ def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
 
 
 def _image(url: Any) -> dict[str, Any]:
-    """An image part: the URL, or for a data URI its type and size (never the bytes)."""
+    """An image part: the URL, or for a data URI ``media_part``'s (never the bytes)."""
     url = _get(url, "url") if not isinstance(url, str) else url
-    if isinstance(url, str) and url.startswith("data:"):
-        header, _, body = url.partition(",")
-        part: dict[str, Any] = {"type": "blob", "modality": "image", "size": len(body) * 3 // 4}
-        mime = header[5:].split(";", 1)[0]
-        if mime:
-            part["mime_type"] = mime
-        return part
-    return {"type": "uri", "modality": "image", "uri": url}
+    return uri_part(url, "image")
 
 
 def _parts(content: Any) -> list[dict[str, Any]]:
@@ -143,11 +143,15 @@ def _parts(content: Any) -> list[dict[str, Any]]:
             parts.append(_text(_get(chunk, "text")))
         elif kind == "thinking":
             texts = [_get(t, "text") for t in _seq(_get(chunk, "thinking"))]
-            parts.append({"type": "reasoning", "content": "".join(t for t in texts if isinstance(t, str))})
+            parts.append(reasoning_part("".join(t for t in texts if isinstance(t, str))))
         elif kind == "image_url":
             parts.append(_image(_get(chunk, "image_url")))
-        elif kind:  # documents, audio, files, references: the kind only (URLs may be signed)
-            parts.append({"type": str(kind)})
+        elif kind == "input_audio":
+            parts.append(media_part(_get(chunk, "input_audio"), "audio"))
+        elif kind == "file":
+            parts.append(file_part(_get(chunk, "file_id"), "document"))
+        elif kind:  # document URLs, references: the kind only (URLs may be signed)
+            parts.append(generic_part(kind))
     return parts
 
 
@@ -157,43 +161,32 @@ def _text_of(content: Any) -> Any:
     return "".join(p["content"] for p in _parts(content) if p["type"] == "text" and isinstance(p["content"], str))
 
 
-def _chat_input(messages: Any) -> tuple[list[Any], list[Any]]:
-    """(system instructions, input messages) from ``messages``."""
-    system: list[Any] = []
+def _chat_input(messages: Any) -> list[Any]:
+    """``messages`` in order, system messages among them (they are part of the chat
+    history: ``gen_ai.system_instructions`` is for instructions given apart from it)."""
     out: list[Any] = []
     for m in _seq(messages):
         role = _get(m, "role")
         content = _get(m, "content")
         if role == "system":
-            system.extend(_parts(content))
+            out.append({"role": "system", "parts": _parts(content)})
         elif role == "tool":
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {"type": "tool_call_response", "id": _get(m, "tool_call_id"), "response": _text_of(content)}
-                    ],
-                }
-            )
+            out.append({"role": "tool", "parts": [tool_call_response_part(_get(m, "tool_call_id"), _text_of(content))]})
         else:
             parts = _parts(content)
             for call in _seq(_get(m, "tool_calls")):
                 fn = _get(call, "function")
                 parts.append(_tool_call(_get(call, "id"), _get(fn, "name"), _get(fn, "arguments")))
-            out.append({"role": role or "user", "parts": parts})
-    return system, out
+            out.append({"role": role if isinstance(role, str) and role else "user", "parts": parts})
+    return out
 
 
 def _tool_definitions(tools: Any) -> list[Any]:
     defs = []
     for tool in _seq(tools):
         fn = _get(tool, "function") or tool
-        entry: dict[str, Any] = {"type": _get(tool, "type") or "function"}
-        for key in ("name", "description", "parameters"):
-            value = _get(fn, key)
-            if value is not None:
-                entry[key] = value
-        defs.append(entry)
+        defs.append(tool_definition(_get(tool, "type") or "function", _get(fn, "name"), _get(fn, "description"),
+                                    _get(fn, "parameters")))
     return defs
 
 
@@ -234,7 +227,7 @@ class _MistralExtractor(Extractor):
         return cls.__name__ in _STREAM_CLASS_NAMES and cls.__module__.startswith("mistralai.")
 
     def request_attributes(self, inputs: dict[str, Any], streaming: bool) -> dict[str, Any]:
-        attrs: dict[str, Any] = {"gen_ai.request.stream": streaming}
+        attrs: dict[str, Any] = {"gen_ai.request.stream": True} if streaming else {}  # set only when streaming
         _sampling(inputs, attrs)
         return attrs
 
@@ -276,7 +269,7 @@ class _CompletionExtractor(_MistralExtractor):
             for c in choices:
                 parts: list[Any] = []
                 if c.reasoning:
-                    parts.append({"type": "reasoning", "content": "".join(c.reasoning)})
+                    parts.append(reasoning_part("".join(c.reasoning)))
                 if c.text:
                     parts.append(_text("".join(c.text)))
                 for entry in c.tool_calls:
@@ -316,10 +309,8 @@ class ChatExtractor(_CompletionExtractor):
             attrs["gen_ai.output.type"] = "text"
         content = None
         if capture:
-            system, messages = _chat_input(inputs.get("messages"))
             content = {
-                INPUT_MESSAGES: messages,
-                SYSTEM_INSTRUCTIONS: system,
+                INPUT_MESSAGES: _chat_input(inputs.get("messages")),
                 TOOL_DEFINITIONS: _tool_definitions(inputs.get("tools")),
             }
         return self.build(inputs, instance, attrs, content)
@@ -340,7 +331,7 @@ class FimExtractor(_CompletionExtractor):
                 parts.append(_text(prompt))
             suffix = _get(inputs, "suffix")
             if isinstance(suffix, str) and suffix:
-                parts.append({"type": "fim_suffix", "content": suffix})  # a generic part: the text after the gap
+                parts.append(generic_part("fim_suffix", content=suffix))  # the text after the gap
             content = {INPUT_MESSAGES: [{"role": "user", "parts": parts}]}
         return self.build(inputs, instance, attrs, content)
 
@@ -353,8 +344,8 @@ class EmbeddingsExtractor(_MistralExtractor):
 
     def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
         attrs: dict[str, Any] = {}
-        dimension = inputs.get("output_dimension")
-        if _num(dimension):
+        dimension = as_int(inputs.get("output_dimension"))
+        if dimension is not None:
             attrs["gen_ai.embeddings.dimension.count"] = dimension
         fmt = _get(inputs, "encoding_format")
         if fmt:

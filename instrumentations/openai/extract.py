@@ -20,11 +20,20 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
+    as_double,
+    as_int,
+    file_part,
+    generic_part,
+    media_part,
+    reasoning_part,
     server_of,
+    server_tool_call_part,
     stop_sequences,
+    tool_call_response_part,
+    tool_definition,
+    uri_part,
 )
 from weave_agent.genai import field as _get
-from weave_agent.genai import is_number as _num
 from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.genai import tool_call_part as _tool_call
@@ -87,27 +96,29 @@ def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, 
 
 def _sampling(inputs: dict[str, Any], attrs: dict[str, Any], max_tokens_keys: tuple[str, ...]) -> None:
     for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
-        value = inputs.get(key)
-        if _num(value):
+        value = as_double(inputs.get(key))  # doubles in the conventions, even when the app passed 1
+        if value is not None:
             attrs["gen_ai.request." + key] = value
     for key in max_tokens_keys:
-        value = inputs.get(key)
-        if _num(value):
+        value = as_int(inputs.get(key))
+        if value is not None:
             attrs["gen_ai.request.max_tokens"] = value
             break
-    seed = inputs.get("seed")
-    if _num(seed):
+    seed = as_int(inputs.get("seed"))
+    if seed is not None:
         attrs["gen_ai.request.seed"] = seed
     stop = stop_sequences(inputs.get("stop"))
     if stop:
         attrs["gen_ai.request.stop_sequences"] = stop
-    n = inputs.get("n")
-    if _num(n) and n != 1:
+    n = as_int(inputs.get("n"))
+    if n is not None and n != 1:
         attrs["gen_ai.request.choice.count"] = n
-    stream = inputs.get("stream")
-    if _given(stream):
-        attrs["gen_ai.request.stream"] = bool(stream)
+    if inputs.get("stream") is True:  # set only when streaming: unset means it does not
+        attrs["gen_ai.request.stream"] = True
     tier = inputs.get("service_tier")
+    if not isinstance(tier, str):
+        extra = inputs.get("extra_body")  # what the SDK sends as is, for parameters it lacks
+        tier = dict.get(extra, "service_tier") if isinstance(extra, dict) else None
     if isinstance(tier, str):
         attrs["openai.request.service_tier"] = tier
 
@@ -152,31 +163,19 @@ def _usage_responses(usage: Any) -> Usage | None:
 # --- content: the conventions' message parts -----------------------------------------------
 
 
-def _media(url: Any, modality: str) -> dict[str, Any]:
-    """A placeholder for an image (or other media) URL: never the base64 body of a data URI."""
-    if isinstance(url, str) and url.startswith("data:"):
-        header, _, body = url.partition(",")
-        mime = header[5:].split(";", 1)[0] or None
-        size = (len(body) * 3 // 4 - body[-2:].count("=")) if ";base64" in header else len(body)
-        part: dict[str, Any] = {"type": "blob", "modality": modality, "size": size}
-        if mime:
-            part["mime_type"] = mime
-        return part
-    return {"type": "uri", "modality": modality, "uri": url}
-
-
 def _file(file: Any) -> dict[str, Any]:
-    part: dict[str, Any] = {"type": "file"}
-    file_id = _get(file, "file_id")
-    if file_id:
-        part["file_id"] = file_id
+    """A ``file`` (chat) or ``input_file`` (Responses) part: by id, inline data, or URL."""
     name = _get(file, "filename")
-    if name:
-        part["name"] = name
+    extra = {"filename": name} if isinstance(name, str) and name else {}
     data = _get(file, "file_data")
-    if isinstance(data, str):
-        part["size"] = len(data) * 3 // 4
-    return part
+    if isinstance(data, str) and data:
+        if data.startswith("data:"):
+            return uri_part(data, "document") | extra
+        return media_part(data, "document", None, **extra)
+    url = _get(file, "file_url")
+    if isinstance(url, str) and url:
+        return uri_part(url, "document") | extra
+    return file_part(_get(file, "file_id"), "document", **extra)
 
 
 def _content_parts(content: Any) -> list[dict[str, Any]]:
@@ -196,28 +195,20 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         elif kind == "refusal":
             parts.append(_text(_get(item, "refusal")))
         elif kind == "image_url":
-            parts.append(_media(_get(_get(item, "image_url"), "url"), "image"))
+            parts.append(uri_part(_get(_get(item, "image_url"), "url"), "image"))
         elif kind == "input_image":
             url = _get(item, "image_url")
-            parts.append(
-                _media(url, "image") if url else {"type": "file", "modality": "image", "file_id": _get(item, "file_id")}
-            )
+            parts.append(uri_part(url, "image") if url else file_part(_get(item, "file_id"), "image"))
         elif kind == "input_audio":
             audio = _get(item, "input_audio") or item
             fmt = _get(audio, "format")
-            part: dict[str, Any] = {"type": "blob", "modality": "audio"}
-            if fmt:
-                part["mime_type"] = "audio/" + str(fmt)
-            data = _get(audio, "data")
-            if isinstance(data, str):
-                part["size"] = len(data) * 3 // 4
-            parts.append(part)
+            parts.append(media_part(_get(audio, "data"), "audio", "audio/" + str(fmt) if fmt else None))
         elif kind == "file":
             parts.append(_file(_get(item, "file")))
         elif kind == "input_file":
             parts.append(_file(item))
         elif kind:
-            parts.append({"type": str(kind)})
+            parts.append(generic_part(kind))
     return parts
 
 
@@ -228,32 +219,25 @@ def _text_of(content: Any) -> Any:
     return "".join(t for t in texts if isinstance(t, str))
 
 
-def _chat_input(messages: Any) -> tuple[list[Any], list[Any]]:
-    system: list[Any] = []
+def _chat_input(messages: Any) -> list[Any]:
+    """``messages`` in order; ``system`` and ``developer`` messages stay in the history, where
+    they were sent, with the role ``system`` (``gen_ai.system_instructions`` is for
+    instructions given apart from the history). A message whose role cannot be read is left
+    out: the conventions' messages need one."""
     out: list[Any] = []
     for m in _seq(messages):
         role = _get(m, "role")
+        if not isinstance(role, str) or not role:
+            continue
         content = _get(m, "content")
         if role in ("system", "developer"):
-            system.extend(_content_parts(content))
+            out.append({"role": "system", "parts": _content_parts(content)})
             continue
         if role == "tool":
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {"type": "tool_call_response", "id": _get(m, "tool_call_id"), "response": _text_of(content)}
-                    ],
-                }
-            )
+            out.append({"role": "tool", "parts": [tool_call_response_part(_get(m, "tool_call_id"), _text_of(content))]})
             continue
         if role == "function":
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [{"type": "tool_call_response", "id": _get(m, "name"), "response": _text_of(content)}],
-                }
-            )
+            out.append({"role": "tool", "parts": [tool_call_response_part(_get(m, "name"), _text_of(content))]})
             continue
         parts = _content_parts(content)
         if role == "assistant":
@@ -267,24 +251,24 @@ def _chat_input(messages: Any) -> tuple[list[Any], list[Any]]:
             if fn is not None:
                 parts.append(_tool_call(None, _get(fn, "name"), _get(fn, "arguments")))
         out.append({"role": role, "parts": parts})
-    return system, out
+    return out
 
 
 def _tool_definitions(tools: Any) -> list[Any]:
+    """Function tools with their name, description and parameters; built-in tools
+    (``{"type": "web_search"}``) named for their type (or their own name, server label)."""
     defs = []
     for tool in _seq(tools):
         kind = _get(tool, "type") or "function"
         spec = _get(tool, "function") or _get(tool, "custom") or tool  # chat nests, Responses does not
-        entry: dict[str, Any] = {"type": kind}
-        for key in ("name", "description", "parameters"):
-            value = _get(spec, key)
-            if value is not None:
-                entry[key] = value
-        defs.append(entry)
+        name = _get(spec, "name") or _get(tool, "server_label")
+        defs.append(tool_definition(kind, name, _get(spec, "description"), _get(spec, "parameters")))
     return defs
 
 
 def _responses_input(instructions: Any, inp: Any) -> tuple[list[Any], list[Any]]:
+    """(system instructions: ``instructions=``, given apart from the history; the input
+    items in order, ``system``/``developer`` messages among them with the role ``system``)."""
     system: list[Any] = [_text(instructions)] if isinstance(instructions, str) and instructions else []
     out: list[Any] = []
     if isinstance(inp, str):
@@ -292,12 +276,9 @@ def _responses_input(instructions: Any, inp: Any) -> tuple[list[Any], list[Any]]
     for item in _seq(inp):
         kind = _get(item, "type")
         role = _get(item, "role")
-        if role is not None and kind in (None, "message"):
+        if isinstance(role, str) and role and kind in (None, "message"):
             parts = _content_parts(_get(item, "content"))
-            if role in ("system", "developer"):
-                system.extend(parts)
-            else:
-                out.append({"role": role, "parts": parts})
+            out.append({"role": "system" if role in ("system", "developer") else role, "parts": parts})
         elif kind == "function_call":
             out.append(
                 {
@@ -307,16 +288,9 @@ def _responses_input(instructions: Any, inp: Any) -> tuple[list[Any], list[Any]]
             )
         elif kind == "function_call_output":
             output = _get(item, "output")
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {"type": "tool_call_response", "id": _get(item, "call_id"), "response": _text_of(output)}
-                    ],
-                }
-            )
+            out.append({"role": "tool", "parts": [tool_call_response_part(_get(item, "call_id"), _text_of(output))]})
         elif kind == "reasoning":
-            parts = [{"type": "reasoning", "content": _get(s, "text")} for s in _seq(_get(item, "summary"))]
+            parts = [reasoning_part(_get(s, "text")) for s in _seq(_get(item, "summary"))]
             if parts:
                 out.append({"role": "assistant", "parts": parts})
     return system, out
@@ -393,10 +367,8 @@ class ChatExtractor(_OpenAIExtractor):
             attrs["gen_ai.output.type"] = output_type
         content = None
         if capture:
-            system, messages = _chat_input(inputs.get("messages"))
             content = {
-                INPUT_MESSAGES: messages,
-                SYSTEM_INSTRUCTIONS: system,
+                INPUT_MESSAGES: _chat_input(inputs.get("messages")),
                 TOOL_DEFINITIONS: _tool_definitions(inputs.get("tools")),
             }
         return _request(inputs.get("model"), attrs, content, instance)
@@ -489,12 +461,37 @@ def _responses_output(response: Any, capture: bool) -> tuple[list[Any], bool]:
             parts.extend(_content_parts(getattr(item, "content", None)))
         elif kind == "reasoning":
             for summary in getattr(item, "summary", None) or ():
-                parts.append({"type": "reasoning", "content": _get(summary, "text")})
+                parts.append(reasoning_part(_get(summary, "text")))
             for block in getattr(item, "content", None) or ():
-                parts.append({"type": "reasoning", "content": _get(block, "text")})
+                parts.append(reasoning_part(_get(block, "text")))
         elif kind:
-            parts.append({"type": "server_tool_call", "id": getattr(item, "id", None), "name": kind})
+            # A tool the API ran itself (web_search_call, file_search_call, ...): named for
+            # its item type, with the item's small fields (never results: they may hold
+            # generated images or whole files).
+            parts.append(server_tool_call_part(getattr(item, "id", None), kind, _server_tool_payload(item, kind)))
     return parts, has_tool_call
+
+
+_SERVER_TOOL_FIELDS = ("status", "action", "queries", "code", "container_id", "server_label", "name", "arguments",
+                       "error")
+
+
+def _server_tool_payload(item: Any, kind: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {"type": kind}
+    for key in _SERVER_TOOL_FIELDS:
+        value = _get(item, key)
+        if value is None:
+            continue
+        if not isinstance(value, (str, int, float, bool, list, dict)):
+            dump = getattr(value, "model_dump", None)  # a small SDK model (a web search's action)
+            try:
+                value = dump(mode="json", exclude_none=True) if callable(dump) else None
+            except Exception:
+                value = None
+            if value is None:
+                continue
+        payload[key] = value
+    return payload
 
 
 class ResponsesExtractor(_OpenAIExtractor):
@@ -570,8 +567,8 @@ class EmbeddingsExtractor(_OpenAIExtractor):
         fmt = inputs.get("encoding_format")
         if isinstance(fmt, str):
             attrs["gen_ai.request.encoding_formats"] = [fmt]
-        dimensions = inputs.get("dimensions")
-        if _num(dimensions):
+        dimensions = as_int(inputs.get("dimensions"))
+        if dimensions is not None:
             attrs["gen_ai.embeddings.dimension.count"] = dimensions
         return _request(inputs.get("model"), attrs, None, instance)
 

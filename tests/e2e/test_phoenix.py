@@ -280,7 +280,10 @@ def test_langchain_chain_in_phoenix(phoenix: Phoenix, protocol: str, tmp_path: P
         assert chat["attributes"]["gen_ai.request.temperature"] == 0
         assert "Tell me a fact about otters." in messages_text(chat["attributes"]["gen_ai.input.messages"])
         assert messages_text(chat["attributes"]["gen_ai.output.messages"]) == answer
-    assert "You answer in one short sentence." in lc_chat["attributes"]["gen_ai.system_instructions"]
+    for chat in (lc_chat, sdk_chat):  # the prompt's system message stays in the chat history, first
+        first = json.loads(chat["attributes"]["gen_ai.input.messages"])[0]
+        assert first["role"] == "system" and first["parts"][0]["content"] == "You answer in one short sentence."
+        assert "gen_ai.system_instructions" not in chat["attributes"]
     # the tokens once: on the SDK's span, not on LangChain's
     assert_usage(sdk_chat, usage)
     assert not [k for k in lc_chat["attributes"] if k.startswith("gen_ai.usage.")]

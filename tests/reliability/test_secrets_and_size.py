@@ -340,9 +340,11 @@ def test_a_10mb_prompt_is_bounded_valid_json_quickly_and_the_call_is_unchanged(r
     assert seen.seen == bare.seen  # the request on the wire is the one the app made
     span = recorder.one()
     docs = _check_bounded(span)
-    user = docs["gen_ai.input.messages"][0]["parts"][0]["content"]
-    assert "truncated" in user and user.startswith("The quick brown fox")
-    assert "truncated" in docs["gen_ai.system_instructions"][0]["content"]
+    system, user = docs["gen_ai.input.messages"]  # the system message stays in the history
+    assert system["role"] == "system" and user["role"] == "user"
+    user_text = user["parts"][0]["content"]
+    assert "truncated" in user_text and user_text.startswith("The quick brown fox")
+    assert "truncated" in system["parts"][0]["content"]
     _exportable(recorder.finished())
     # The agent's share is a few cuts of 20 KB, not a pass over 10 MB per character.
     assert traced_time - bare_time < 2.0, (traced_time, bare_time)
@@ -399,7 +401,8 @@ def test_a_base64_image_in_openai_content_never_leaves_as_base64(recorder: Any) 
     span = recorder.one()
     docs = _check_bounded(span)
     parts = docs["gen_ai.input.messages"][0]["parts"]
-    assert parts[1] == {"type": "blob", "modality": "image", "mime_type": "image/png", "size": 3_000_000}
+    assert parts[1] == {"type": "generic", "generic_type": "blob", "modality": "image", "mime_type": "image/png",
+                        "byte_size": 3_000_000}
     assert data[:64] not in json.dumps(docs)
     _exportable(recorder.finished())
 
@@ -417,7 +420,8 @@ def test_a_base64_image_in_an_anthropic_block_never_leaves_as_base64(recorder: A
     assert traced.model_dump() == untraced.model_dump()
     docs = _check_bounded(recorder.one())
     parts = docs["gen_ai.input.messages"][0]["parts"]
-    assert parts[0] == {"type": "blob", "modality": "image", "mime_type": "image/jpeg", "size": 3_000_000}
+    assert parts[0] == {"type": "generic", "generic_type": "blob", "modality": "image", "mime_type": "image/jpeg",
+                        "byte_size": 3_000_000}
     assert data[:64] not in json.dumps(docs)
     _exportable(recorder.finished())
 

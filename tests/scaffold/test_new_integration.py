@@ -239,9 +239,10 @@ def test_generated_patcher_patches_a_fake_sdk(root: Path, vendor: Path) -> None:
     assert a["gen_ai.response.id"] == "resp-1" and a["gen_ai.response.model"] == "acme-large-001"
     assert a["gen_ai.response.finish_reasons"] == ["stop"]
     assert a["gen_ai.usage.input_tokens"] == 7 and a["gen_ai.usage.output_tokens"] == 2
-    assert json.loads(a["gen_ai.system_instructions"]) == [{"type": "text", "content": "Be brief."}]
+    assert "gen_ai.system_instructions" not in a  # the system message stays in the history, in its place
     assert json.loads(a["gen_ai.input.messages"]) == [
-        {"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]}
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]},
     ]
     assert json.loads(a["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": "Paris."}]
     s = streamed["attributes"]

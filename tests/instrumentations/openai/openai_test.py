@@ -142,8 +142,13 @@ def test_chat_create(traced: Any, mode: str) -> None:
     }
     assert a["gen_ai.response.id"].startswith("chatcmpl-")
     assert a["openai.response.system_fingerprint"].startswith("fp_")
-    assert content(span, "gen_ai.system_instructions") == [text("You are a concise assistant.")]
-    assert content(span, "gen_ai.input.messages") == [{"role": "user", "parts": [text(rec.CAPITAL_Q)]}]
+    # the system message stays in the chat history, in its place (gen_ai.system_instructions
+    # is for instructions given apart from it)
+    assert "gen_ai.system_instructions" not in a
+    assert content(span, "gen_ai.input.messages") == [
+        {"role": "system", "parts": [text("You are a concise assistant.")]},
+        {"role": "user", "parts": [text(rec.CAPITAL_Q)]},
+    ]
     assert content(span, "gen_ai.output.messages") == [
         {"role": "assistant", "parts": [text(ct.CAPITAL_ANSWER)], "finish_reason": "stop"}
     ]
@@ -316,7 +321,10 @@ def test_chat_json(traced: Any, mode: str) -> None:
     run_checked(mode, "chat_json")
     span = traced.one(f"chat {GPT}")
     assert span.attributes["gen_ai.output.type"] == "json"
-    assert content(span, "gen_ai.system_instructions") == [text("You are a helpful assistant designed to output JSON.")]
+    assert content(span, "gen_ai.input.messages")[0] == {
+        "role": "system", "parts": [text("You are a helpful assistant designed to output JSON.")]
+    }
+    assert "gen_ai.system_instructions" not in span.attributes
     [out] = content(span, "gen_ai.output.messages")
     assert json.loads(out["parts"][0]["content"]) == {"country": "France", "capital": "Paris"}
 
@@ -354,9 +362,10 @@ def test_chat_image_input_never_exports_the_image(traced: Any, mode: str) -> Non
         assert body[:40] not in str(value), key
         assert "base64" not in str(value), key
     [message] = content(span, "gen_ai.input.messages")
-    assert message["parts"] == [
+    assert message["parts"] == [  # no upload configured: a placeholder saying what was there
         text("What is in this image?"),
-        {"type": "blob", "modality": "image", "mime_type": "image/png", "size": len(base64.b64decode(body))},
+        {"type": "generic", "generic_type": "blob", "modality": "image", "mime_type": "image/png",
+         "byte_size": len(base64.b64decode(body))},
     ]
     assert span.attributes["gen_ai.request.max_tokens"] == 100
 
@@ -467,8 +476,8 @@ def test_responses_parse(traced: Any, mode: str) -> None:
     result = run_checked(mode, "responses_parse")
     span = traced.one(f"chat {GPT}")
     assert span.attributes["gen_ai.output.type"] == "json"
-    assert content(span, "gen_ai.system_instructions") == [text("Extract the city information.")]
-    assert [m["role"] for m in content(span, "gen_ai.input.messages")] == ["user"]
+    assert "gen_ai.system_instructions" not in span.attributes  # the system input item stays in the history
+    assert [m["role"] for m in content(span, "gen_ai.input.messages")] == ["system", "user"]
     assert json.loads(content(span, "gen_ai.output.messages")[0]["parts"][0]["content"])["city"] == "Paris"
     assert span.attributes["gen_ai.response.id"] == result.id
 
