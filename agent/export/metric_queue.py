@@ -1,13 +1,14 @@
 """Histogram points recorded off the call path.
 
 The OpenTelemetry SDK's ``Histogram.record`` cleans, hashes and sorts the attributes of
-every point (about 7 µs each); a GenAI call records three (duration, input and output
-tokens), which was a quarter of the agent's cost per call. Here ``record`` only appends
-to a queue; the points reach the SDK's histograms when a metric reader collects (an
-observable instrument's callback runs at the start of every collection, before the
-histograms are read), so every export, ``flush()`` and shutdown sees them all.
+every point (about 7 µs each); a GenAI call makes up to eight (duration, the token
+counters and histograms), and a stream one more per chunk. Here ``record`` only appends
+to a queue (``genai_metrics`` queues one entry per call, which becomes its points there);
+the points reach the SDK's instruments when a metric reader collects (an observable
+instrument's callback runs at the start of every collection, before the instruments are
+read), so every export, ``flush()`` and shutdown sees them all.
 
-Nothing is lost and memory stays bounded: past ``MAX_PENDING`` points (a reader that
+Nothing is lost and memory stays bounded: past ``MAX_PENDING`` entries (a reader that
 never collects, such as a Prometheus endpoint nobody scrapes) the caller that crosses the
 bound records the queue itself. The exemplar filter sees the collecting thread's context,
 so points carry no exemplar of the call's span (the agent's spans are the exemplars).
@@ -17,11 +18,15 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 MAX_PENDING = 4096
 
-_pending: deque[tuple[Any, float, Any]] = deque()
+_pending: deque[tuple[Any, Any, Any]] = deque()
+# Called at the end of every drain: a recorder that merged the points of a drain (counter
+# increments summed per series) hands the SDK the sums then.
+_after_drain: list[Callable[[], None]] = []
 
 if hasattr(os, "register_at_fork"):
     # A forked child's queue holds its parent's calls: the parent records those.
@@ -35,11 +40,22 @@ def drain() -> None:
         try:
             histogram, value, attributes = popleft()
         except IndexError:
-            return
+            break
         try:
             histogram.record(value, attributes)
         except Exception:
             pass  # one bad point must not keep the others from their histogram
+    for callback in _after_drain:
+        try:
+            callback()
+        except Exception:
+            pass
+
+
+def after_drain(callback: Callable[[], None]) -> None:
+    """Have every drain end with ``callback()`` (registered once)."""
+    if callback not in _after_drain:
+        _after_drain.append(callback)
 
 
 def pending() -> int:
@@ -54,7 +70,7 @@ class DeferredHistogram:
     def __init__(self, histogram: Any) -> None:
         self.histogram = histogram
 
-    def record(self, value: float, attributes: Any = None) -> None:
+    def record(self, value: Any, attributes: Any = None) -> None:
         _pending.append((self.histogram, value, attributes))
         if len(_pending) > MAX_PENDING:
             drain()

@@ -28,57 +28,52 @@ from .. import _log, faults
 from .._version import __version__
 from ..lifecycle import current_settings
 from ..settings import Settings
+from . import events
 
 SCOPE = "weave_agent"
 
-# GenAI semantic-convention histograms: names, units and explicit bucket boundaries.
-DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-TOKEN_BUCKETS = (
-    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
-)
+# The GenAI metrics' bucket boundaries (the conventions' advice), where they always were.
+from .genai_metrics import DURATION_BUCKETS, TOKEN_BUCKETS  # noqa: E402,F401
 
 
 class Instruments:
-    """The GenAI client metrics, created once per meter. With metrics on, points are
-    queued and recorded when the reader collects (``metric_queue``), off the call path."""
+    """The GenAI client metrics of one meter, under the names ``WEAVE_AGENT_GENAI_CONVENTIONS``
+    chooses (``genai_metrics``). With metrics on, a call's points are queued as one entry
+    and recorded when the reader collects (``metric_queue``), off the call path."""
 
-    __slots__ = ("duration", "tokens", "time_to_first_chunk", "time_per_output_chunk", "enabled")
-    duration: Any
-    tokens: Any
-    time_to_first_chunk: Any
-    time_per_output_chunk: Any
+    __slots__ = ("enabled", "conventions", "recorder", "_queue")
 
-    def __init__(self, meter: metrics.Meter, enabled: bool) -> None:
+    def __init__(self, meter: metrics.Meter, enabled: bool, conventions: str | None = None) -> None:
+        from . import genai_metrics
+
+        if conventions is None:
+            s = _state.settings
+            conventions = s.genai_conventions if s is not None else genai_metrics.NEWEST
         self.enabled = enabled
-        self._create(meter)
+        self.conventions = conventions
+        self.recorder: Any = None
+        self._queue: Any = None
         if enabled:
             from . import metric_queue
 
-            self.duration = metric_queue.DeferredHistogram(self.duration)
-            self.tokens = metric_queue.DeferredHistogram(self.tokens)
-            self.time_to_first_chunk = metric_queue.DeferredHistogram(self.time_to_first_chunk)
-            self.time_per_output_chunk = metric_queue.DeferredHistogram(self.time_per_output_chunk)
+            self.recorder = genai_metrics.Recorder(meter, conventions)
+            self._queue = metric_queue.DeferredHistogram(self.recorder).record
+            metric_queue.after_drain(genai_metrics.flush_pending)
             metric_queue.watch(meter)
 
-    def _create(self, meter: metrics.Meter) -> None:
-        self.duration = meter.create_histogram(
-            "gen_ai.client.operation.duration", unit="s", description="GenAI operation duration",
-            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
-        )
-        self.tokens = meter.create_histogram(
-            "gen_ai.client.token.usage", unit="{token}", description="Number of input and output tokens used",
-            explicit_bucket_boundaries_advisory=list(TOKEN_BUCKETS),
-        )
-        self.time_to_first_chunk = meter.create_histogram(
-            "gen_ai.client.operation.time_to_first_chunk", unit="s",
-            description="Time to receive the first chunk of a streamed response",
-            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
-        )
-        self.time_per_output_chunk = meter.create_histogram(
-            "gen_ai.client.operation.time_per_output_chunk", unit="s",
-            description="Time between consecutive chunks of a streamed response",
-            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
-        )
+    def record_call(self, kind: str, seconds: float | None, attributes: dict[str, Any], usage: Any = None) -> None:
+        """One model call: ``kind`` is ``genai_metrics.INFERENCE``, ``EMBEDDINGS``, ``DURATION``
+        (its usage recorded by another span) or ``USAGE`` (that other span's part), ``seconds``
+        its duration (None: recorded elsewhere), ``usage`` the provider's counts as
+        ``Usage.counts()`` gives them (None: not reported)."""
+        if self.enabled:
+            self._queue((kind, seconds, usage), attributes)
+
+    def record_stream(self, attributes: dict[str, Any], time_to_first_chunk: float, chunk_times: Any) -> None:
+        """A stream that yielded chunks: the time to the first, and the arrival time of
+        each (``perf_counter``; None when not kept): one point per gap."""
+        if self.enabled:
+            self._queue(("stream", time_to_first_chunk, chunk_times), attributes)
 
 
 class _State:
@@ -400,8 +395,9 @@ def _own_meter_provider(s: Settings) -> Any:
     return MeterProvider(resource=_resource(), metric_readers=[reader], shutdown_on_exit=False)
 
 
-def use_providers(tracer_provider: Any, meter_provider: Any = None) -> None:
-    """Send the agent's spans (and metrics) to these providers from now on (tests, embedding)."""
+def use_providers(tracer_provider: Any, meter_provider: Any = None, logger_provider: Any = None) -> None:
+    """Send the agent's spans (and metrics, and GenAI events) to these providers from now on
+    (tests, embedding); without a logger provider, GenAI events go nowhere."""
     with _state.lock:
         if _state.settings is None:
             _state.settings = current_settings()
@@ -410,6 +406,7 @@ def use_providers(tracer_provider: Any, meter_provider: Any = None) -> None:
         meter = meter_provider.get_meter(SCOPE, __version__) if meter_provider is not None else metrics.NoOpMeter(SCOPE)
         _state.instruments = Instruments(meter, enabled=meter_provider is not None)
         _state.instruments_for = None  # these, whatever the global provider
+        events.use(logger_provider)
 
 
 def reset() -> None:
@@ -420,6 +417,7 @@ def reset() -> None:
         _state.instruments_for = None
         _state.settings = None
         faults.configure(False)
+    events.reset()
 
 
 # --- flush, shutdown and exit ----------------------------------------------------------
@@ -428,7 +426,8 @@ def reset() -> None:
 def _providers() -> list[Any]:
     """The agent's own providers and the global ones (the app's, set before or after ours)."""
     found = []
-    for p in (_state.tracer_provider, trace.get_tracer_provider(), _state.meter_provider, metrics.get_meter_provider()):
+    for p in (_state.tracer_provider, trace.get_tracer_provider(), _state.meter_provider, metrics.get_meter_provider(),
+              events.provider()):
         if p is not None and hasattr(p, "force_flush") and p not in found:
             found.append(p)
     return found
@@ -518,6 +517,7 @@ def _stop_exporting(deadline: float) -> bool:
             _state.metrics_cut = "the final export did not run within %.1f s (WEAVE_AGENT_EXIT_TIMEOUT)" % (
                 _state.exit_timeout)
             _log.debug("meter provider shutdown: %s", exc)
+    events.shutdown(_millis_left(deadline))  # GenAI event records (not counted by the exit line)
     return ok
 
 

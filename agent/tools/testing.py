@@ -2,9 +2,10 @@
 
 Fixtures:
 
-* ``spans``: an in-memory recorder of every span (and GenAI metric) the agent makes in
-  the test: ``spans.finished()``, ``spans.named(...)``, ``spans.by_operation("chat")``,
-  ``spans.tree()`` (``(span, depth)`` pairs, parents first), ``spans.metric_points(name)``.
+* ``spans``: an in-memory recorder of every span (and GenAI metric and event) the agent
+  makes in the test: ``spans.finished()``, ``spans.named(...)``, ``spans.by_operation("chat")``,
+  ``spans.tree()`` (``(span, depth)`` pairs, parents first), ``spans.metric_points(name)``,
+  ``spans.logs(event_name)`` (the GenAI events: OpenTelemetry log records).
 * ``instrumentation``: ``instrumentation("openai")`` patches one named instrumentation
   for this test and undoes it afterwards.
 * ``vcr_config``: filters credentials (``authorization``, ``api-key``, ``x-api-key``,
@@ -58,6 +59,21 @@ class SpanRecorder:
             self.provider.add_span_processor(BatchSpanProcessor(extra_exporter))
         self.metric_reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs import export as log_export
+
+        memory = getattr(log_export, "InMemoryLogRecordExporter", None) or log_export.InMemoryLogExporter
+        self.log_exporter = memory()
+        self.logger_provider = LoggerProvider(shutdown_on_exit=False)
+        self.logger_provider.add_log_record_processor(log_export.SimpleLogRecordProcessor(self.log_exporter))
+
+    def logs(self, event_name: str | None = None) -> list[Any]:
+        """The log records the agent emitted (its GenAI events), oldest first, or those of
+        one event name: each with ``event_name``, ``attributes``, ``trace_id``, ``span_id``."""
+        records = [getattr(r, "log_record", r) for r in self.log_exporter.get_finished_logs()]
+        if event_name is None:
+            return records
+        return [r for r in records if _event_name(r) == event_name]
 
     def finished(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
@@ -112,6 +128,11 @@ class SpanRecorder:
 
     def clear(self) -> None:
         self.exporter.clear()
+        self.log_exporter.clear()
+
+
+def _event_name(record: Any) -> Any:
+    return getattr(record, "event_name", None) or (record.attributes or {}).get("event.name")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -159,11 +180,12 @@ class _Fixtures:
 
             extra = OTLPSpanExporter(endpoint=url.rstrip("/") + "/v1/traces")
         recorder = SpanRecorder(extra)
-        telemetry.use_providers(recorder.provider, recorder.meter_provider)
+        telemetry.use_providers(recorder.provider, recorder.meter_provider, recorder.logger_provider)
         try:
             yield recorder
         finally:
             recorder.provider.shutdown()
+            recorder.logger_provider.shutdown()
             telemetry.reset()
 
 

@@ -2,18 +2,28 @@
 
 A vendor instrumentation writes an ``Extractor`` (what the request and the response of its
 SDK say); this module turns that into a span that follows the OpenTelemetry GenAI
-conventions (v1.41, ``gen_ai_latest_experimental`` names) and into the GenAI metrics:
+semantic conventions of ``open-telemetry/semantic-conventions-genai`` at commit
+``fe5608e249d64bc5961329a82f8915fe95ced51a``, plus the later changelog fragments
+``conventions`` lists (``WEAVE_AGENT_GENAI_CONVENTIONS=v1.41`` emits the names of the last
+core release instead, ``both`` both), and into the GenAI metrics:
 
 * span ``"{gen_ai.operation.name} {gen_ai.request.model}"``, kind CLIENT, with operation,
   provider, request model, ``server.address``/``server.port`` set at start (samplers read
   them);
-* response id/model/finish reasons and ``gen_ai.usage.*`` when the call (or the stream)
-  ends; ``error.type`` and status ERROR on failure;
+* response id/model/finish reasons and ``gen_ai.usage.*`` (``cache_write``, was
+  ``cache_creation``) when the call (or the stream) ends; ``error.type`` and status ERROR
+  on failure;
 * content (``gen_ai.input.messages``, ``gen_ai.output.messages``,
-  ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``) only when capture is on,
-  as JSON strings on the span (``SPAN_ONLY``), on an event (``EVENT_ONLY``), or both;
-* ``gen_ai.client.operation.duration`` always, ``gen_ai.client.token.usage`` only from
-  real provider counts, ``time_to_first_chunk``/``time_per_output_chunk`` for streams.
+  ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``) only when capture is on:
+  as JSON strings on the span (``SPAN_ONLY``), and/or (``EVENT_ONLY``, ``SPAN_AND_EVENT``)
+  on the conventions' event ``gen_ai.client.inference.operation.details``, an
+  OpenTelemetry log record carrying the operation's attributes and the content in
+  structured form, correlated with the span (``export.events``);
+* the metrics (``export.genai_metrics``): ``gen_ai.client.inference.duration``, the
+  token-usage counters (every inference, 0 when not reported) and per-operation
+  histograms, the embeddings' own; for streams time to first chunk and one
+  ``time_per_output_chunk`` point per chunk gap, with the response model (chunk times are
+  kept by the stream, one clock read per chunk, and become points after it ends).
 """
 
 from __future__ import annotations
@@ -27,10 +37,11 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from .. import faults
-from ..export import telemetry
-from . import media, streams
+from ..export import events as export_events
+from ..export import genai_metrics, telemetry
+from . import conventions, media, streams
 from .calls import Call, OpSpec, wrap_with_spec
-from .serialize import to_json
+from .serialize import to_json, to_jsonable
 
 INPUT_MESSAGES = "gen_ai.input.messages"
 OUTPUT_MESSAGES = "gen_ai.output.messages"
@@ -87,15 +98,22 @@ class Usage:
         self.cache_creation_input_tokens = cache_creation_input_tokens
         self.reasoning_output_tokens = reasoning_output_tokens
 
+    @property
+    def cache_write_input_tokens(self) -> int | None:
+        """The conventions' newest name for the tokens written to the provider's cache."""
+        return self.cache_creation_input_tokens
+
+    def counts(self) -> tuple[Any, Any, Any, Any, Any]:
+        """(input, output, cache read, cache write, reasoning), as reported."""
+        return (self.input_tokens, self.output_tokens, self.cache_read_input_tokens,
+                self.cache_creation_input_tokens, self.reasoning_output_tokens)
+
     def attributes(self) -> dict[str, int]:
+        """``gen_ai.usage.*`` under the names ``WEAVE_AGENT_GENAI_CONVENTIONS`` chooses."""
         out = {}
-        for attr, value in (
-            ("gen_ai.usage.input_tokens", self.input_tokens),
-            ("gen_ai.usage.output_tokens", self.output_tokens),
-            ("gen_ai.usage.cache_read.input_tokens", self.cache_read_input_tokens),
-            ("gen_ai.usage.cache_creation.input_tokens", self.cache_creation_input_tokens),
-            ("gen_ai.usage.reasoning.output_tokens", self.reasoning_output_tokens),
-        ):
+        counts = self.counts()
+        for attr, index in conventions.usage_attributes():
+            value = counts[index]
             if isinstance(value, int) and not isinstance(value, bool):
                 out[attr] = value
         return out
@@ -149,6 +167,9 @@ class Extractor:
 
     operation = "chat"
     provider = "_OTHER"
+    # Response attributes the metric points repeat (the provider's own, such as OpenAI's
+    # service tier and system fingerprint), read from ``Response.attributes``.
+    metric_attributes: tuple[str, ...] = ()
 
     def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
         raise NotImplementedError
@@ -184,15 +205,54 @@ def _content_mode() -> tuple[bool, bool]:
 
 
 class _Meta:
-    """Per call: the attributes the metrics repeat, and content held for an event."""
+    """Per call: the attributes the metrics repeat, the request's attributes and content
+    held for the event (None: no event), and what the stream measured."""
 
-    __slots__ = ("metric_attributes", "event_content", "watcher")
+    __slots__ = ("metric_attributes", "event_content", "watcher", "stream")
 
-    def __init__(self, metric_attributes: dict[str, Any], event_content: dict[str, str] | None,
+    def __init__(self, metric_attributes: dict[str, Any], event_content: dict[str, Any] | None,
                  watcher: int = 0) -> None:
         self.metric_attributes = metric_attributes
         self.event_content = event_content
         self.watcher = watcher  # the framework span watching this call (see watch_for_sdk_span)
+        self.stream: tuple[float, Any] | None = None  # (time to first chunk, chunk times)
+
+
+def _structured(content: Mapping[str, Any]) -> dict[str, Any]:
+    """Content as the event carries it: JSON-ready maps and lists (secrets removed, long
+    strings cut), not JSON strings; a value an extractor encoded itself is decoded."""
+    limit = telemetry.settings().max_value_size
+    out: dict[str, Any] = {}
+    for key, value in content.items():
+        if not value:
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                out[key] = value
+                continue
+        out[key] = to_jsonable(value, limit)
+    return out
+
+
+_CONTENT_ATTRIBUTES = (INPUT_MESSAGES, OUTPUT_MESSAGES, SYSTEM_INSTRUCTIONS, TOOL_DEFINITIONS)
+
+
+def emit_content_event(span: Any, attributes: dict[str, Any]) -> None:
+    """The conventions' ``gen_ai.client.inference.operation.details`` event, as a log record
+    correlated with ``span``. ``attributes``: the operation's request and response
+    attributes and its content; content given as JSON strings (as on a span) is decoded:
+    the event carries it in structured form."""
+    try:
+        encoded = {k: attributes[k] for k in _CONTENT_ATTRIBUTES if isinstance(attributes.get(k), str)}
+        if encoded:
+            attributes = {**attributes, **_structured(encoded)}
+        export_events.emit(CONTENT_EVENT, attributes, span)
+    except Exception:
+        from .. import _log
+
+        _log.error_once("genai-event", "emitting the GenAI content event failed")
 
 
 # Operations whose output has a finish reason.
@@ -256,13 +316,12 @@ class GenAISpec(OpSpec):
         metric_attrs = dict(attrs)
         if req.attributes:
             attrs.update(req.attributes)
-        event_content = None
+        event_content = dict(attrs) if on_event else None  # the request's attributes, then content
         if req.content and (on_span or on_event):
-            encoded = _encode(req.content)
             if on_span:
-                attrs.update(encoded)
-            if on_event:
-                event_content = encoded
+                attrs.update(_encode(req.content))
+            if event_content is not None:
+                event_content.update(_structured(req.content))
         name = "%s %s" % (ex.operation, req.model) if req.model else ex.operation
         return name, attrs, _Meta(metric_attrs, event_content, watcher)
 
@@ -308,14 +367,16 @@ class GenAISpec(OpSpec):
             return
         ttfc = state.first - call.started
         call.span.set_attribute("gen_ai.response.time_to_first_chunk", ttfc)
-        instruments = telemetry.instruments()
-        if instruments.enabled:
-            attrs = self._metric_attributes(call, None, None)
-            instruments.time_to_first_chunk.record(ttfc, attrs)
-            if state.n > 1:
-                # One value per stream: the mean gap between chunks (recording each gap
-                # would put metric work on the per-chunk path).
-                instruments.time_per_output_chunk.record((perf_counter() - state.first) / (state.n - 1), attrs)
+        meta: _Meta | None = call.meta
+        if meta is not None:
+            # Recorded by ``_record`` (called next), with the response's model: one point per
+            # chunk gap, from the chunk times the stream kept.
+            meta.stream = (ttfc, state.times)
+
+    @property
+    def chunk_times(self) -> bool:
+        """Whether a stream of this call keeps its chunk times (with metrics on)."""
+        return telemetry.instruments().enabled
 
     def _capture(self) -> bool:
         on_span, on_event = _content_mode()
@@ -326,9 +387,11 @@ class GenAISpec(OpSpec):
         meta: _Meta | None = call.meta
         usage = None
         response_model = None
-        event_content = dict(meta.event_content) if meta is not None and meta.event_content else {}
+        response_attrs: Mapping[str, Any] | None = None
+        event = dict(meta.event_content) if meta is not None and meta.event_content is not None else None
         if response is not None:
             attrs: dict[str, Any] = dict(response.attributes or {})
+            response_attrs = response.attributes
             usage = response.usage
             response_model = response.model
             if response_model:
@@ -338,25 +401,36 @@ class GenAISpec(OpSpec):
                 attrs.update(usage_attrs)
                 if usage_attrs and meta is not None and meta.watcher in _watched:
                     _watched[meta.watcher] = 2
+            if event is not None:
+                event.update(attrs)  # the response's attributes (the content follows, structured)
             if response.content:
                 on_span, on_event = _content_mode()
-                encoded = _encode(response.content) if (on_span or on_event) else {}
                 if on_span:
-                    attrs.update(encoded)
-                if on_event:
-                    event_content.update(encoded)
+                    attrs.update(_encode(response.content))
+                if event is not None:
+                    event.update(_structured(response.content))
             span.set_attributes(attrs)
-        if event_content:
-            span.add_event(CONTENT_EVENT, event_content)
+        if event is not None and self.extractor.operation != "embeddings":
+            if error_type:
+                event["error.type"] = error_type
+            emit_content_event(span, event)
         instruments = telemetry.instruments()
         if not instruments.enabled:
             return
         metric_attrs = self._metric_attributes(call, response_model, error_type)
-        instruments.duration.record(perf_counter() - call.started, metric_attrs)
-        if usage is not None:
-            for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-                if isinstance(count, int) and not isinstance(count, bool):
-                    instruments.tokens.record(count, {**metric_attrs, "gen_ai.token.type": token_type})
+        if response_attrs:
+            for key in self.extractor.metric_attributes:
+                value = response_attrs.get(key)
+                if value is not None:
+                    metric_attrs[key] = value
+        kind = genai_metrics.EMBEDDINGS if self.extractor.operation == "embeddings" else genai_metrics.INFERENCE
+        if kind == genai_metrics.INFERENCE and meta is not None and meta.watcher and _watched.get(meta.watcher) == 1:
+            kind = genai_metrics.DURATION  # no usage here: the framework's span around it records it
+        instruments.record_call(kind, perf_counter() - call.started, metric_attrs,
+                                usage.counts() if usage is not None else None)
+        stream = meta.stream if meta is not None else None
+        if stream is not None:
+            instruments.record_stream(metric_attrs, stream[0], stream[1])
 
     def _metric_attributes(self, call: Call, response_model: str | None, error_type: str | None) -> dict[str, Any]:
         meta: _Meta | None = call.meta

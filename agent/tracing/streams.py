@@ -10,13 +10,16 @@ SDK's stream class, ``with`` and ``close()`` keep working. The span is never mad
 between chunks (no "Failed to detach context", no wrong parents), except for *generator
 functions* decorated with ``op``, whose body is the call and runs under its span at each
 step. Per chunk the proxy does one call to the inner iterator, one to the accumulator,
-and nothing else: no span work.
+and nothing else: no span work. A stream whose spec asks for chunk times (``chunk_times``:
+a GenAI call with metrics on) also reads the clock once per chunk into an array, which the
+spec turns into metric points when the stream has ended.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from array import array
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -104,16 +107,21 @@ BATCH = 32
 class StreamState:
     """The accumulation of one stream and the span it will end."""
 
-    __slots__ = ("call", "step", "finish", "state", "n", "first", "done", "source", "ctx", "pending", "batch",
-                 "__weakref__")
+    __slots__ = ("call", "step", "finish", "state", "_n", "_first", "times", "stamp", "done", "source", "ctx",
+                 "pending", "batch", "__weakref__")
 
     def __init__(self, call: Call, accumulator: Accumulator | None) -> None:
         self.call = call
         self.step = accumulator.step if accumulator is not None else None
         self.finish = accumulator.finish if accumulator is not None else None
         self.state = accumulator.first_state() if accumulator is not None else None
-        self.n = 0
-        self.first = 0.0
+        self._n = 0
+        self._first = 0.0
+        # When the spec wants them: the time each chunk arrived (``perf_counter``; 8 bytes a
+        # chunk, for GenAI calls only), and the bound ``append`` the per-chunk path calls
+        # (it then keeps no other count).
+        self.times: array[float] | None = array("d") if getattr(call.spec, "chunk_times", False) else None
+        self.stamp: Callable[[float], None] | None = self.times.append if self.times is not None else None
         self.done = False
         self.source: Any = None  # the SDK's stream object, for specs that read its snapshot
         self.ctx: Any = None
@@ -121,12 +129,28 @@ class StreamState:
         self.batch = BATCH if accumulator is not None and accumulator.batched else 1
         _open[id(self)] = self
 
+    @property
+    def n(self) -> int:
+        """Chunks seen so far."""
+        times = self.times
+        return self._n if times is None else len(times)
+
+    @property
+    def first(self) -> float:
+        """When the first chunk arrived (``perf_counter``; 0.0 before it)."""
+        times = self.times
+        return self._first if times is None or not times else times[0]
+
     def add(self, chunk: Any) -> None:
         """The per-chunk path (also inlined in the proxies' ``__next__``)."""
-        n = self.n
-        if n == 0:
-            self.first = _perf_counter()
-        self.n = n + 1
+        stamp = self.stamp
+        if stamp is not None:
+            stamp(_perf_counter())
+        else:
+            n = self._n
+            if n == 0:
+                self._first = _perf_counter()
+            self._n = n + 1
         if self.step is not None:
             pending = self.pending
             pending.append(chunk)
@@ -333,10 +357,14 @@ class StreamProxy(_Proxy):
         except BaseException as exc:
             st.end(ERROR, exc)
             raise
-        n = st.n
-        if n == 0:
-            st.first = _perf_counter()
-        st.n = n + 1
+        stamp = st.stamp
+        if stamp is not None:
+            stamp(_perf_counter())
+        else:
+            n = st._n
+            if n == 0:
+                st._first = _perf_counter()
+            st._n = n + 1
         if st.step is not None:
             pending = st.pending
             pending.append(chunk)
@@ -380,10 +408,14 @@ class AsyncStreamProxy(_Proxy):
         except BaseException as exc:
             st.end(ERROR, exc)
             raise
-        n = st.n
-        if n == 0:
-            st.first = _perf_counter()
-        st.n = n + 1
+        stamp = st.stamp
+        if stamp is not None:
+            stamp(_perf_counter())
+        else:
+            n = st._n
+            if n == 0:
+                st._first = _perf_counter()
+            st._n = n + 1
         if st.step is not None:
             pending = st.pending
             pending.append(chunk)

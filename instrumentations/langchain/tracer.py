@@ -20,7 +20,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from weave_agent import _log, genai, streams
-from weave_agent.export import telemetry
+from weave_agent.export import genai_metrics, telemetry
+from weave_agent.tracing import conventions
 from weave_agent.tracing.serialize import exception_attributes, to_json, to_jsonable
 
 from .credentials import remember as _remember_credentials
@@ -32,7 +33,6 @@ from .extract import (
     _message_parts,
     _name,
     _provider,
-    _token_count,
     _usage,
     tool_definitions,
 )
@@ -244,7 +244,10 @@ class WeaveAgentTracer(BaseCallbackHandler):
         graph.workflow = True
         name = graph.name or "LangGraph"
         graph.span.update_name("invoke_workflow %s" % name)
-        graph.span.set_attributes({"gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": name})
+        # The conventions' workflow is an internal invoke_agent span (operation name
+        # invoke_workflow) named by gen_ai.agent.name (gen_ai.workflow.name in v1.41).
+        graph.span.set_attributes({"gen_ai.operation.name": "invoke_workflow",
+                                   **conventions.workflow_name_attributes(name)})
 
     def _mark_agent(self, run: _Run | None) -> None:
         """A graph whose nodes run tools a model chose is an agent: ``invoke_agent {name}``."""
@@ -291,8 +294,9 @@ class WeaveAgentTracer(BaseCallbackHandler):
         if run.kind == "llm":
             # The model's finish reason never came: the conventions report "error".
             run.span.set_attribute("gen_ai.response.finish_reasons", ["error"])
-            if not genai.sdk_span_seen(run.span)[0]:
-                self._record_metrics(run, None, error_type)
+            sdk_span, sdk_usage = genai.sdk_span_seen(run.span)
+            if not sdk_usage:
+                self._record_metrics(run, None, error_type, duration=not sdk_span)
         run.span.end()
 
     # --- chat models and LLMs ----------------------------------------------------------
@@ -381,7 +385,8 @@ class WeaveAgentTracer(BaseCallbackHandler):
         run = self._start(run_id, parent_run_id, name, "llm", SpanKind.CLIENT, attrs)
         if run is not None:
             run.metric_attributes = metric_attrs
-            run.on_event = content if on_event else None
+            # The event repeats the request's attributes; its content is decoded to structures.
+            run.on_event = {**{k: v for k, v in attrs.items() if k not in content}, **content} if on_event else None
             genai.watch_for_sdk_span(run.span)
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
@@ -471,14 +476,17 @@ class WeaveAgentTracer(BaseCallbackHandler):
             if on_event:
                 event[genai.OUTPUT_MESSAGES] = encoded
         span.set_attributes(attrs)
-        if event:
-            span.add_event(genai.CONTENT_EVENT, event)
-        self._record_metrics(run, response_model, None, usage, duration=not sdk_span)
+        if run.on_event is not None:
+            event.update({k: v for k, v in attrs.items() if k != genai.OUTPUT_MESSAGES})
+            genai.emit_content_event(span, event)
+        if not sdk_usage:
+            self._record_metrics(run, response_model, None, usage, duration=not sdk_span)
         span.end()
 
     def _record_metrics(self, run: _Run, response_model: str | None, error_type: str | None,
                         usage: genai.Usage | None = None, duration: bool = True) -> None:
-        """The GenAI metrics an instrumented SDK span under this run did not record."""
+        """The GenAI metrics an instrumented SDK span under this run did not record: all of
+        them without such a span, else the token usage (the SDK span saw none)."""
         instruments = telemetry.instruments()
         if not instruments.enabled:
             return
@@ -487,13 +495,11 @@ class WeaveAgentTracer(BaseCallbackHandler):
             attrs["gen_ai.response.model"] = response_model
         if error_type:
             attrs["error.type"] = error_type
-        if duration:
-            instruments.duration.record(perf_counter() - run.started, attrs)
-        if usage is not None:
-            for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-                tokens = _token_count(count)
-                if tokens is not None:
-                    instruments.tokens.record(tokens, {**attrs, "gen_ai.token.type": token_type})
+        counts = usage.counts() if usage is not None else None
+        if duration:  # no SDK span under this run: the run is the model call
+            instruments.record_call(genai_metrics.INFERENCE, perf_counter() - run.started, attrs, counts)
+        else:  # the SDK span recorded the call's duration, and left its usage to this run
+            instruments.record_call(genai_metrics.USAGE, None, attrs, counts)
 
     # --- tools --------------------------------------------------------------------------
 

@@ -321,6 +321,7 @@ def _out_message(parts: list[Any], finish: str | None) -> dict[str, Any]:
 
 class _OpenAIExtractor(Extractor):
     provider = "openai"
+    metric_attributes = ("openai.response.service_tier", "openai.response.system_fingerprint")
 
     def error_type(self, exc: BaseException) -> str:
         status = getattr(exc, "status_code", None)
