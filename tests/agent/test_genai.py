@@ -79,16 +79,21 @@ def test_span_follows_the_conventions(spans):
 
 def test_metrics_names_units_buckets_and_attributes(spans):
     traced(model="m", messages=MESSAGES)
-    (duration,) = spans.metric_points("gen_ai.client.operation.duration")
+    (duration,) = spans.metric_points("gen_ai.client.inference.duration")
     assert tuple(duration.explicit_bounds) == DURATION_BUCKETS
     assert duration.attributes["gen_ai.response.model"] == "m-2024"
     assert duration.attributes["server.address"] == "api.fake.ai"
-    tokens = spans.metric_points("gen_ai.client.token.usage")
-    assert {p.attributes["gen_ai.token.type"]: p.sum for p in tokens} == {"input": 10, "output": 3}
-    assert tuple(tokens[0].explicit_bounds) == TOKEN_BUCKETS
+    (tokens_in,) = spans.metric_points("gen_ai.client.inference.operation.input_tokens")
+    (tokens_out,) = spans.metric_points("gen_ai.client.inference.operation.output_tokens")
+    assert (tokens_in.sum, tokens_out.sum) == (10, 3)
+    assert tuple(tokens_in.explicit_bounds) == TOKEN_BUCKETS
+    (used,) = spans.metric_points("gen_ai.client.inference.usage.input_tokens")
+    assert used.value == 10 and used.attributes["gen_ai.token.modality"] == "unknown"
     data = spans.metric_reader.get_metrics_data()
     units = {m.name: m.unit for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-    assert units["gen_ai.client.operation.duration"] == "s" and units["gen_ai.client.token.usage"] == "{token}"
+    assert units["gen_ai.client.inference.duration"] == "s"
+    assert units["gen_ai.client.inference.operation.input_tokens"] == "{token}"
+    assert units["gen_ai.client.inference.usage.input_tokens"] == "{token}"
 
 
 def test_error_type_and_duration_metric(spans):
@@ -96,9 +101,13 @@ def test_error_type_and_duration_metric(spans):
         traced(model="m", messages=MESSAGES, fail=True)
     span = spans.one("chat m")
     assert span.status.status_code is StatusCode.ERROR and span.attributes["error.type"] == "429"
-    (duration,) = spans.metric_points("gen_ai.client.operation.duration")
+    (duration,) = spans.metric_points("gen_ai.client.inference.duration")
     assert duration.attributes["error.type"] == "429"
-    assert spans.metric_points("gen_ai.client.token.usage") == []
+    # Every inference counts its tokens, a failed one 0 (no response, no usage).
+    (used,) = spans.metric_points("gen_ai.client.inference.usage.input_tokens")
+    assert used.value == 0 and "error.type" not in used.attributes
+    (per_call,) = spans.metric_points("gen_ai.client.inference.operation.input_tokens")
+    assert per_call.sum == 0 and per_call.attributes["error.type"] == "429"
 
 
 def test_stream_usage_and_time_to_first_chunk(spans):
@@ -106,8 +115,10 @@ def test_stream_usage_and_time_to_first_chunk(spans):
     span = spans.one("chat m")
     assert span.attributes["gen_ai.usage.output_tokens"] == 2
     assert span.attributes["gen_ai.response.time_to_first_chunk"] >= 0
-    assert len(spans.metric_points("gen_ai.client.operation.time_to_first_chunk")) == 1
-    assert len(spans.metric_points("gen_ai.client.operation.time_per_output_chunk")) == 1
+    (first,) = spans.metric_points("gen_ai.client.inference.time_to_first_chunk")
+    assert first.count == 1 and first.attributes["gen_ai.response.model"] == "m-2024"
+    (per_chunk,) = spans.metric_points("gen_ai.client.inference.time_per_output_chunk")
+    assert per_chunk.count == 1  # two chunks: one gap
 
 
 @pytest.mark.parametrize(
@@ -121,13 +132,16 @@ def test_content_capture_modes(spans, monkeypatch, mode, on_span, on_event):
 
     monkeypatch.setattr(lifecycle, "_settings", Settings.load({"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": mode}))
     telemetry.reset()  # settings are read when the pipeline is set up
-    telemetry.use_providers(spans.provider, spans.meter_provider)
+    telemetry.use_providers(spans.provider, spans.meter_provider, spans.logger_provider)
     traced(model="m", messages=MESSAGES)
     span = spans.one("chat m")
     assert ("gen_ai.input.messages" in span.attributes) is on_span
     assert ("gen_ai.output.messages" in span.attributes) is on_span
-    events = [e for e in span.events if e.name == "gen_ai.client.inference.operation.details"]
-    assert bool(events) is on_event
+    assert not span.events  # the event is a log record, not a span event
+    events = spans.logs("gen_ai.client.inference.operation.details")
+    assert len(events) == (1 if on_event else 0)
     if on_event:
-        assert set(events[0].attributes) == {"gen_ai.input.messages", "gen_ai.output.messages"}
+        content = events[0].attributes
+        assert content["gen_ai.input.messages"][0]["parts"][0]["content"] == "Hi"  # structured, not JSON text
+        assert content["gen_ai.output.messages"][0]["parts"][0]["content"] == "Hello"
     assert span.attributes["gen_ai.usage.input_tokens"] == 10  # usage is never content

@@ -1,5 +1,6 @@
-"""Histogram points are queued on the call path and recorded when a reader collects:
-none lost, none late for a collection, and the queue never grows past its bound."""
+"""Metric points are queued on the call path (one entry per call) and recorded when a
+reader collects: none lost, none late for a collection, and the queue never grows past
+its bound."""
 
 from __future__ import annotations
 
@@ -34,16 +35,21 @@ def meter() -> Any:
     provider.shutdown()
 
 
+def _call(instruments: Any, seconds: float, usage: Any = None) -> None:
+    instruments.record_call("inference", seconds, {"gen_ai.operation.name": "chat"}, usage)
+
+
 def test_points_wait_in_the_queue_and_every_collection_sees_them(meter: Any) -> None:
     instruments, reader = meter
     for i in range(10):
-        instruments.duration.record(0.5, {"gen_ai.operation.name": "chat"})
-        instruments.tokens.record(i, {"gen_ai.token.type": "input"})
-    assert metric_queue.pending() == 20  # nothing reached the SDK on the call path
-    (duration,) = _points(reader, "gen_ai.client.operation.duration")
+        _call(instruments, 0.5, (i, 1, None, None, None))
+    assert metric_queue.pending() == 10  # one entry per call; nothing reached the SDK on the call path
+    (duration,) = _points(reader, "gen_ai.client.inference.duration")
     assert duration.count == 10 and duration.sum == pytest.approx(5.0)
-    (tokens,) = _points(reader, "gen_ai.client.token.usage")
+    (tokens,) = _points(reader, "gen_ai.client.inference.operation.input_tokens")
     assert tokens.count == 10 and tokens.sum == 45
+    (used,) = _points(reader, "gen_ai.client.inference.usage.input_tokens")
+    assert used.value == 45  # the calls' counter increments, summed into one add per series
     assert metric_queue.pending() == 0
     assert not _points(reader, "weave_agent.metrics.collect_hook")  # the hook observes nothing
 
@@ -52,18 +58,18 @@ def test_the_queue_is_bounded_and_loses_nothing(meter: Any, monkeypatch: pytest.
     instruments, reader = meter
     monkeypatch.setattr(metric_queue, "MAX_PENDING", 8)
     for _ in range(50):
-        instruments.duration.record(1.0, {"gen_ai.operation.name": "chat"})
+        _call(instruments, 1.0)
         assert metric_queue.pending() <= 8
-    (duration,) = _points(reader, "gen_ai.client.operation.duration")
+    (duration,) = _points(reader, "gen_ai.client.inference.duration")
     assert duration.count == 50
 
 
 def test_a_bad_point_does_not_cost_the_others(meter: Any) -> None:
     instruments, reader = meter
-    instruments.duration.record(1.0, {"gen_ai.operation.name": "chat"})
+    _call(instruments, 1.0)
     metric_queue._pending.append((object(), 1.0, None))  # not a histogram: its record() raises
-    instruments.duration.record(2.0, {"gen_ai.operation.name": "chat"})
-    (duration,) = _points(reader, "gen_ai.client.operation.duration")
+    _call(instruments, 2.0)
+    (duration,) = _points(reader, "gen_ai.client.inference.duration")
     assert duration.count == 2 and duration.sum == 3.0
 
 
@@ -71,7 +77,8 @@ def test_metrics_off_records_nothing_and_queues_nothing() -> None:
     from opentelemetry import metrics
 
     instruments = telemetry.Instruments(metrics.NoOpMeter("x"), enabled=False)
-    instruments.duration.record(1.0, {})
+    _call(instruments, 1.0)
+    instruments.record_stream({}, 0.1, None)
     assert metric_queue.pending() == 0
 
 
@@ -79,7 +86,7 @@ def test_a_forked_child_does_not_record_its_parents_points(meter: Any) -> None:
     import os
 
     instruments, _reader = meter
-    instruments.duration.record(1.0, {"gen_ai.operation.name": "chat"})
+    _call(instruments, 1.0)
     pid = os.fork()
     if pid == 0:  # the child: exit status 0 only if the queue came over empty
         os._exit(0 if metric_queue.pending() == 0 else 1)

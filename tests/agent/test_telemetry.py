@@ -299,7 +299,7 @@ def test_metrics_exporter_none_sends_no_metrics(http_collector):
     endpoint = "http://127.0.0.1:%d" % server.server_address[1]
     code = APP + (
         "\nimport weave_agent\nfrom weave_agent.export import telemetry\n"
-        "telemetry.instruments().duration.record(0.5, {'gen_ai.operation.name': 'chat'})\n"
+        "telemetry.instruments().record_call('inference', 0.5, {'gen_ai.operation.name': 'chat'})\n"
         "weave_agent.flush(5.0)\n"
     )
     for env, expect_metrics in (({}, True), ({"OTEL_METRICS_EXPORTER": "none"}, False)):

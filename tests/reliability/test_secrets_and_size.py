@@ -188,7 +188,7 @@ def test_the_app_ran_and_every_call_was_exported(secret_run: dict[str, Any]) -> 
         assert out["openai_chat"] and out["anthropic_create"] and out["mistral_complete"], (name, out)
         assert out["ask"] is True and out["openai_stream"] and out["anthropic_stream"], (name, out)
     paths = {c.path for c in secret_run["captured"]}
-    assert paths == {"/v1/traces", "/v1/metrics"}, paths
+    assert paths == {"/v1/traces", "/v1/metrics", "/v1/logs"}, paths  # logs: the content events
     spans = _spans_of([c.body for c in secret_run["captured"] if c.path == "/v1/traces"])
     names = sorted(s.name for s in spans)
     providers = {_attrs(s).get("gen_ai.provider.name") for s in spans}
@@ -196,7 +196,12 @@ def test_the_app_ran_and_every_call_was_exported(secret_run: dict[str, Any]) -> 
     assert {"login", "ask", "fails"} <= set(names), names
     with_content = [s for s in spans if "gen_ai.input.messages" in _attrs(s)]
     assert len(with_content) >= 6, names  # capture was on
-    assert any(e.name == "gen_ai.client.inference.operation.details" for s in spans for e in s.events)
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    events = [r.event_name for c in secret_run["captured"] if c.path == "/v1/logs"
+              for rl in ExportLogsServiceRequest.FromString(c.body).resource_logs
+              for sl in rl.scope_logs for r in sl.log_records]
+    assert "gen_ai.client.inference.operation.details" in events
     login = json.loads(next(_attrs(s) for s in spans if s.name == "login")["input.value"])
     assert login["user"] == "alice" and login["password"] == login["api_key"] == "[REDACTED]", login
     assert secret_run["files"], "the file exporter wrote nothing"
@@ -323,6 +328,17 @@ def _check_bounded(span: Any) -> dict[str, Any]:
     return docs
 
 
+def _strings(value: Any) -> list[str]:
+    """Every string in a structured value (the content event's maps and lists)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _strings(v)]
+    return []
+
+
 def test_a_10mb_prompt_is_bounded_valid_json_quickly_and_the_call_is_unchanged(recorder: Any) -> None:
     prompt = ("The quick brown fox jumps over the lazy dog. " * 240_000)[:10_000_000]
     kwargs = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": prompt},
@@ -340,6 +356,8 @@ def test_a_10mb_prompt_is_bounded_valid_json_quickly_and_the_call_is_unchanged(r
     assert seen.seen == bare.seen  # the request on the wire is the one the app made
     span = recorder.one()
     docs = _check_bounded(span)
+    (event,) = recorder.logs("gen_ai.client.inference.operation.details")
+    assert all(len(text) <= LIMIT + MARKER_ROOM for text in _strings(dict(event.attributes)))
     system, user = docs["gen_ai.input.messages"]  # the system message stays in the history
     assert system["role"] == "system" and user["role"] == "user"
     user_text = user["parts"][0]["content"]

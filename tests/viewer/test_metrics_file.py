@@ -37,8 +37,11 @@ def metric_points(path: Path) -> list[tuple[str, str, dict[str, Any], dict[str, 
             resource = _attrs(rm["resource"]["attributes"])
             for sm in rm["scopeMetrics"]:
                 for m in sm["metrics"]:
-                    for p in m.get("histogram", {}).get("dataPoints", []):
-                        assert m["histogram"]["aggregationTemporality"] == 1  # delta: lines add up
+                    body = m.get("histogram") or m.get("sum") or {}
+                    if "sum" in m:
+                        assert m["sum"]["isMonotonic"]  # the usage counters
+                    for p in body.get("dataPoints", []):
+                        assert body["aggregationTemporality"] == 1  # delta: lines add up
                         out.append((m["name"], m["unit"], resource, _attrs(p["attributes"]), p))
     return out
 
@@ -71,27 +74,40 @@ def test_quickstart_writes_genai_histograms_beside_its_spans(quickstart: Path) -
     for name, unit, resource, attrs, p in points:
         by_name.setdefault(name, []).append((attrs, p))
         assert resource == span_resource and resource["service.name"] == "quickstart"
-        assert unit == ("{token}" if name == "gen_ai.client.token.usage" else "s")
+        assert unit == ("{token}" if "tokens" in name else "s")
         assert attrs["gen_ai.operation.name"] == "chat" and attrs["gen_ai.request.model"] == "gpt-4o-mini"
         assert attrs["gen_ai.provider.name"] == "openai"
-        bounds = TOKEN_BUCKETS if name == "gen_ai.client.token.usage" else DURATION_BUCKETS
+        if "asInt" in p:  # a usage counter
+            assert attrs["gen_ai.token.modality"] == "unknown"
+            continue
+        bounds = TOKEN_BUCKETS if "tokens" in name else DURATION_BUCKETS
         assert p["explicitBounds"] == list(bounds) and sum(int(c) for c in p["bucketCounts"]) == int(p["count"])
     assert set(by_name) == {
-        "gen_ai.client.operation.duration", "gen_ai.client.token.usage",
-        "gen_ai.client.operation.time_to_first_chunk", "gen_ai.client.operation.time_per_output_chunk",
+        "gen_ai.client.inference.duration", "gen_ai.client.inference.time_to_first_chunk",
+        "gen_ai.client.inference.time_per_output_chunk", "gen_ai.client.inference.operation.input_tokens",
+        "gen_ai.client.inference.operation.output_tokens", "gen_ai.client.inference.usage.input_tokens",
+        "gen_ai.client.inference.usage.output_tokens", "gen_ai.client.inference.usage.cache_read.input_tokens",
+        "gen_ai.client.inference.usage.cache_write.input_tokens",
+        "gen_ai.client.inference.usage.reasoning.output_tokens",
     }
 
     def total(name: str, **match: str) -> tuple[int, float]:
         found = [p for a, p in by_name[name] if all(a.get(k.replace("__", ".")) == v for k, v in match.items())]
+        if found and "asInt" in found[0]:
+            return len(found), sum(int(p["asInt"]) for p in found)
         return sum(int(p["count"]) for p in found), sum(float(p["sum"]) for p in found)
 
-    assert total("gen_ai.client.operation.duration")[0] == 2
-    assert total("gen_ai.client.token.usage", gen_ai__token__type="input") == (
-        2, sum(int(s["gen_ai.usage.input_tokens"]) for s in chats))
-    assert total("gen_ai.client.token.usage", gen_ai__token__type="output") == (
-        2, sum(int(s["gen_ai.usage.output_tokens"]) for s in chats))
+    assert total("gen_ai.client.inference.duration")[0] == 2
+    tokens_in = sum(int(s["gen_ai.usage.input_tokens"]) for s in chats)
+    tokens_out = sum(int(s["gen_ai.usage.output_tokens"]) for s in chats)
+    assert total("gen_ai.client.inference.operation.input_tokens") == (2, tokens_in)
+    assert total("gen_ai.client.inference.operation.output_tokens") == (2, tokens_out)
+    assert total("gen_ai.client.inference.usage.input_tokens")[1] == tokens_in
+    assert total("gen_ai.client.inference.usage.output_tokens")[1] == tokens_out
     (streamed,) = [s for s in chats if s.get("gen_ai.request.stream")]
-    assert total("gen_ai.client.operation.time_to_first_chunk") == (1, streamed["gen_ai.response.time_to_first_chunk"])
+    assert total("gen_ai.client.inference.time_to_first_chunk") == (1, streamed["gen_ai.response.time_to_first_chunk"])
+    # One point per gap between the streamed response's chunks.
+    assert total("gen_ai.client.inference.time_per_output_chunk")[0] == int(streamed["weave_agent.stream.chunks"]) - 1
 
 
 def _run(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -139,7 +155,8 @@ def test_a_forked_child_writes_its_own_metrics_and_not_its_parents(tmp_path: Pat
             return 1
 
         start()
-        record = telemetry.instruments().duration.record
+        def record(seconds, attributes):
+            telemetry.instruments().record_call("inference", seconds, attributes)
         record(0.5, {"gen_ai.operation.name": "chat", "gen_ai.request.model": "parent-model"})
         assert weave_agent.flush(5.0)
         record(0.5, {"gen_ai.operation.name": "chat", "gen_ai.request.model": "parent-model"})  # queued at the fork
@@ -157,7 +174,7 @@ def test_a_forked_child_writes_its_own_metrics_and_not_its_parents(tmp_path: Pat
     calls: dict[str, dict[str, int]] = {}
     for pid, path in files.items():
         for name, _unit, _res, attrs, p in metric_points(path):
-            if name == "gen_ai.client.operation.duration" and int(p["count"]):
+            if name == "gen_ai.client.inference.duration" and int(p["count"]):
                 model = attrs["gen_ai.request.model"]
                 calls.setdefault(pid, {})[model] = calls.get(pid, {}).get(model, 0) + int(p["count"])
     assert sorted(calls.values(), key=str) == [{"child-model": 1}, {"parent-model": 3}], calls

@@ -138,7 +138,11 @@ def plain(span: Any) -> dict[str, Any]:
 
 
 def token_points(spans: Any) -> dict[str, int]:
-    return {p.attributes["gen_ai.token.type"]: p.sum for p in spans.metric_points("gen_ai.client.token.usage")}
+    """The tokens the usage counters counted, per direction (a call without usage counts 0)."""
+    totals = {d: sum(p.value for p in spans.metric_points("gen_ai.client.inference.usage.%s_tokens" % d))
+              for d in ("input", "output")}
+    totals["input"] += sum(p.sum for p in spans.metric_points("gen_ai.client.embeddings.operation.input_tokens"))
+    return {d: n for d, n in totals.items() if n}
 
 
 def base_attrs(
@@ -162,7 +166,7 @@ def usage_attrs(message: Any) -> dict[str, Any]:
         "gen_ai.usage.input_tokens": u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens,
         "gen_ai.usage.output_tokens": u.output_tokens,
         "gen_ai.usage.cache_read.input_tokens": u.cache_read_input_tokens,
-        "gen_ai.usage.cache_creation.input_tokens": u.cache_creation_input_tokens,
+        "gen_ai.usage.cache_write.input_tokens": u.cache_creation_input_tokens,
     }
     details = u.output_tokens_details
     if details is not None and details.thinking_tokens is not None:
@@ -229,7 +233,7 @@ def test_create_cache_usage(traced: Any, mode: str) -> None:
     total = u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens
     assert a["gen_ai.usage.input_tokens"] == total
     assert a["gen_ai.usage.cache_read.input_tokens"] == u.cache_read_input_tokens
-    assert a["gen_ai.usage.cache_creation.input_tokens"] == u.cache_creation_input_tokens
+    assert a["gen_ai.usage.cache_write.input_tokens"] == u.cache_creation_input_tokens
     assert len(content(traced.one(), "gen_ai.system_instructions")) == 2
     # Metrics: input tokens include the cached ones; counted once.
     assert token_points(traced) == {"input": total, "output": u.output_tokens}
@@ -376,7 +380,7 @@ def test_create_stream(traced: Any, mode: str) -> None:
             "finish_reason": "stop",
         }
     ]
-    assert len(traced.metric_points("gen_ai.client.operation.time_to_first_chunk")) == 1
+    assert len(traced.metric_points("gen_ai.client.inference.time_to_first_chunk")) == 1
 
 
 def _collect_sync(client: Any, request: dict[str, Any]) -> list[Any]:
@@ -450,7 +454,7 @@ def test_stream_error_midstream(traced: Any, mode: str) -> None:
     assert a["gen_ai.response.finish_reasons"] == ("error",)
     assert "gen_ai.usage.output_tokens" not in a  # only message_start's placeholder arrived
     assert [e.name for e in span.events] == ["exception"]
-    (point,) = traced.metric_points("gen_ai.client.operation.duration")
+    (point,) = traced.metric_points("gen_ai.client.inference.duration")
     assert point.attributes["error.type"] == "overloaded_error"
 
 
@@ -470,9 +474,9 @@ def test_http_errors(traced: Any, mode: str, name: str, status: str, exc_class: 
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == status
     assert "gen_ai.response.id" not in span.attributes
-    (point,) = traced.metric_points("gen_ai.client.operation.duration")
+    (point,) = traced.metric_points("gen_ai.client.inference.duration")
     assert point.attributes["error.type"] == status
-    assert traced.metric_points("gen_ai.client.token.usage") == []
+    assert token_points(traced) == {}
 
 
 # --- every way a create(stream=True) stream ends: exactly one ended span -------------------------------
@@ -720,7 +724,7 @@ def test_platforms(
     if outcome.message is not None:
         assert a["gen_ai.response.id"] == outcome.message.id
         assert a["gen_ai.response.model"] == outcome.message.model
-    (point,) = traced.metric_points("gen_ai.client.operation.duration")
+    (point,) = traced.metric_points("gen_ai.client.inference.duration")
     assert point.attributes["gen_ai.provider.name"] == provider
 
 
@@ -748,7 +752,7 @@ def test_no_api_key_in_spans(traced: Any, name: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_metrics(traced: Any, mode: str) -> None:
     outcome = run_checked(mode, "messages_create")
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.count == 1
     assert duration.attributes == {
         "gen_ai.operation.name": "chat",
@@ -760,7 +764,8 @@ def test_metrics(traced: Any, mode: str) -> None:
     }
     u = outcome.message.usage
     assert token_points(traced) == {"input": u.input_tokens, "output": u.output_tokens}
-    for point in traced.metric_points("gen_ai.client.token.usage"):
+    for point in (traced.metric_points("gen_ai.client.inference.operation.input_tokens")
+                  + traced.metric_points("gen_ai.client.inference.operation.output_tokens")):
         assert point.count == 1
 
 
@@ -986,7 +991,7 @@ def test_stream_helper_error_midstream(traced: Any, mode: str) -> None:
         {"role": "assistant", "parts": [text("".join(pieces))], "finish_reason": "error"}  # none came: "error"
     ]
     assert a["gen_ai.response.finish_reasons"] == ("error",)
-    (point,) = traced.metric_points("gen_ai.client.operation.duration")
+    (point,) = traced.metric_points("gen_ai.client.inference.duration")
     assert point.attributes["error.type"] == "overloaded_error"
 
 

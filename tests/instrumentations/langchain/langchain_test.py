@@ -81,11 +81,13 @@ def assert_usage_once(spans: Any, calls: int) -> None:
     """Each model call's tokens on one span and in the token metric once."""
     carriers = usage_spans(spans)
     assert len(carriers) == calls, [s.name for s in carriers]
-    points = spans.metric_points("gen_ai.client.token.usage")
-    for token_type, attr in (("input", "gen_ai.usage.input_tokens"), ("output", "gen_ai.usage.output_tokens")):
-        typed = [p for p in points if p.attributes["gen_ai.token.type"] == token_type]
-        assert sum(p.count for p in typed) == calls
-        assert sum(p.sum for p in typed) == sum(s.attributes[attr] for s in carriers)
+    for direction, attr in (("input", "gen_ai.usage.input_tokens"), ("output", "gen_ai.usage.output_tokens")):
+        total = sum(s.attributes[attr] for s in carriers)
+        per_call = spans.metric_points("gen_ai.client.inference.operation.%s_tokens" % direction)
+        assert sum(p.count for p in per_call) == calls  # one point per model call
+        assert sum(p.sum for p in per_call) == total
+        counted = spans.metric_points("gen_ai.client.inference.usage.%s_tokens" % direction)
+        assert sum(p.value for p in counted) == total
 
 
 def assert_openai_nesting(spans: Any) -> None:
@@ -141,7 +143,7 @@ def test_prompt_model_parser(traced: Any, mode: str) -> None:
     assert "gen_ai.system_instructions" not in model_span.attributes
     assert model_span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     # one duration point: the SDK span's
-    assert sum(p.count for p in traced.metric_points("gen_ai.client.operation.duration")) == 1
+    assert sum(p.count for p in traced.metric_points("gen_ai.client.inference.duration")) == 1
 
 
 # --- a tool-calling agent loop ---------------------------------------------------------------
@@ -364,7 +366,8 @@ def test_langgraph_two_nodes(traced: Any, mode: str) -> None:
     graph = traced.one("invoke_workflow LangGraph")
     assert graph.kind is SpanKind.INTERNAL
     assert graph.attributes["gen_ai.operation.name"] == "invoke_workflow"
-    assert graph.attributes["gen_ai.workflow.name"] == "LangGraph"
+    assert graph.attributes["gen_ai.agent.name"] == "LangGraph"  # gen_ai.workflow.name before the merge
+    assert "gen_ai.workflow.name" not in graph.attributes
     for step, node in enumerate(("draft", "polish"), start=1):
         span = traced.one(node)
         assert span.kind is SpanKind.INTERNAL
@@ -407,7 +410,7 @@ def test_fake_model_records_usage_on_langchain_span(traced: Any) -> None:
     assert span.attributes["gen_ai.usage.input_tokens"] == 7
     assert span.attributes["gen_ai.usage.output_tokens"] == 3
     assert_usage_once(traced, 1)
-    assert sum(p.count for p in traced.metric_points("gen_ai.client.operation.duration")) == 1
+    assert sum(p.count for p in traced.metric_points("gen_ai.client.inference.duration")) == 1
 
 
 def test_content_off(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:

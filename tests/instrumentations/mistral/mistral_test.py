@@ -123,7 +123,11 @@ def metadata(span: Any) -> dict[str, Any]:
 
 
 def token_points(spans: Any) -> dict[str, int]:
-    return {p.attributes["gen_ai.token.type"]: p.sum for p in spans.metric_points("gen_ai.client.token.usage")}
+    """The tokens the usage counters counted, per direction (a call without usage counts 0)."""
+    totals = {d: sum(p.value for p in spans.metric_points("gen_ai.client.inference.usage.%s_tokens" % d))
+              for d in ("input", "output")}
+    totals["input"] += sum(p.sum for p in spans.metric_points("gen_ai.client.embeddings.operation.input_tokens"))
+    return {d: n for d, n in totals.items() if n}
 
 
 # -- chat.complete / complete_async ---------------------------------------------------------
@@ -296,7 +300,7 @@ def test_chat_stream(traced: Any, mode: str) -> None:
     assert content(span, "gen_ai.output.messages") == [
         {"role": "assistant", "parts": [text(ct.CAPITAL_ANSWER)], "finish_reason": "stop"}
     ]
-    assert len(traced.metric_points("gen_ai.client.operation.time_to_first_chunk")) == 1
+    assert len(traced.metric_points("gen_ai.client.inference.time_to_first_chunk")) == 1
 
 
 @pytest.mark.parametrize("mode", STREAM_MODES)
@@ -331,7 +335,7 @@ def test_chat_stream_error_finish_reason(traced: Any, mode: str) -> None:
     assert content(span, "gen_ai.output.messages") == [
         {"role": "assistant", "parts": [text(produced)], "finish_reason": "error"}
     ]
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.attributes["error.type"] == "finish_reason_error"
 
 
@@ -598,7 +602,7 @@ def test_http_errors(traced: Any, mode: str, name: str, exc_type: type, status: 
     assert span.attributes["error.type"] == status
     assert [e.name for e in span.events] == ["exception"]
     assert "gen_ai.response.id" not in span.attributes
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.attributes["error.type"] == status
     assert token_points(traced) == {}
 
@@ -631,7 +635,7 @@ def test_no_api_key_in_anything_exported(traced: Any) -> None:
 
 def test_metrics(traced: Any) -> None:
     response = call("chat_complete", "sync")
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.count == 1 and duration.sum > 0
     assert dict(duration.attributes) == {
         "gen_ai.operation.name": "chat",

@@ -102,7 +102,11 @@ def text(value: str) -> dict[str, Any]:
 
 
 def token_points(spans: Any) -> dict[str, int]:
-    return {p.attributes["gen_ai.token.type"]: p.sum for p in spans.metric_points("gen_ai.client.token.usage")}
+    """The tokens the usage counters counted, per direction (a call without usage counts 0)."""
+    totals = {d: sum(p.value for p in spans.metric_points("gen_ai.client.inference.usage.%s_tokens" % d))
+              for d in ("input", "output")}
+    totals["input"] += sum(p.sum for p in spans.metric_points("gen_ai.client.embeddings.operation.input_tokens"))
+    return {d: n for d, n in totals.items() if n}
 
 
 # --------------------------------------------------------------------------------------
@@ -153,7 +157,7 @@ def test_chat_create(traced: Any, mode: str) -> None:
         {"role": "assistant", "parts": [text(ct.CAPITAL_ANSWER)], "finish_reason": "stop"}
     ]
     assert "gen_ai.tool.definitions" not in a
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.count == 1 and duration.sum > 0
     assert duration.attributes == {
         "gen_ai.operation.name": "chat",
@@ -162,9 +166,13 @@ def test_chat_create(traced: Any, mode: str) -> None:
         "gen_ai.response.model": SNAPSHOT,
         "server.address": "api.openai.com",
         "server.port": 443,
+        # OpenAI's own metric attributes (the conventions' openai.md)
+        "openai.response.service_tier": "default",
+        "openai.response.system_fingerprint": "fp_560af6e559",
     }
     assert token_points(traced) == {"input": 22, "output": 6}
-    for point in traced.metric_points("gen_ai.client.token.usage"):
+    for point in (traced.metric_points("gen_ai.client.inference.operation.input_tokens")
+                  + traced.metric_points("gen_ai.client.inference.operation.output_tokens")):
         assert point.attributes["gen_ai.response.model"] == SNAPSHOT
 
 
@@ -230,8 +238,8 @@ def test_chat_stream_records_no_usage(traced: Any, mode: str) -> None:
         {"role": "assistant", "parts": [text(ct.COUNT_ANSWER)], "finish_reason": "stop"}
     ]
     assert token_points(traced) == {}
-    assert len(traced.metric_points("gen_ai.client.operation.duration")) == 1
-    assert len(traced.metric_points("gen_ai.client.operation.time_to_first_chunk")) == 1
+    assert len(traced.metric_points("gen_ai.client.inference.duration")) == 1
+    assert len(traced.metric_points("gen_ai.client.inference.time_to_first_chunk")) == 1
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -386,7 +394,7 @@ def test_chat_stream_error(traced: Any, mode: str) -> None:
     ]
     assert a["gen_ai.response.finish_reasons"] == ("error",)
     assert [e.name for e in span.events] == ["exception"]
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.attributes["error.type"] == "APIError"
     assert token_points(traced) == {}
 
@@ -410,7 +418,7 @@ def test_chat_http_errors(traced: Any, mode: str, name: str, exc_type: type, cod
     assert not [k for k in span.attributes
                 if (k.startswith("gen_ai.response.") and k != "gen_ai.response.finish_reasons")
                 or k.startswith("gen_ai.usage.")]
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.attributes["error.type"] == code
     assert token_points(traced) == {}
 
@@ -568,7 +576,7 @@ def test_azure_chat_create(traced: Any, mode: str) -> None:
     assert a["gen_ai.provider.name"] == "azure.ai.openai"
     assert a["server.address"] == "myresource.openai.azure.com" and a["server.port"] == 443
     assert a["gen_ai.response.model"] == "gpt-4o-2024-11-20"
-    (duration,) = traced.metric_points("gen_ai.client.operation.duration")
+    (duration,) = traced.metric_points("gen_ai.client.inference.duration")
     assert duration.attributes["gen_ai.provider.name"] == "azure.ai.openai"
 
 
