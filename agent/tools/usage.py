@@ -1,10 +1,15 @@
 """The usage summary under ``weave-run show``'s trees: per model, the calls, tokens in and
 out, mean duration and mean time to the first chunk of the streamed calls.
 
-It is what the GenAI metrics (``gen_ai.client.operation.duration``, ``.token.usage``,
-``.operation.time_to_first_chunk``) are for, read from the metrics lines of the files
-shown. Files without metrics (traces written before the agent wrote metrics locally, a
-Collector file of spans only) get the same summary computed from the spans, and say so.
+It is what the GenAI metrics are for, read from the metrics lines of the files shown,
+under the newest names (``gen_ai.client.inference.duration``, the
+``gen_ai.client.inference.usage.*_tokens`` counters, ``.time_to_first_chunk``, the
+embeddings' ``gen_ai.client.embeddings.*``) and the v1.41 ones of older files
+(``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage``,
+``gen_ai.client.operation.time_to_first_chunk``). A process that wrote both
+(``WEAVE_AGENT_GENAI_CONVENTIONS=both``) is read from the newest names only. Files without
+metrics (traces written before the agent wrote metrics locally, a Collector file of spans
+only) get the same summary computed from the spans, and say so.
 It covers every call in the files read: metrics cannot be split by trace, so ``--trace``
 and ``--last`` do not narrow it.
 """
@@ -16,9 +21,17 @@ from typing import Any
 
 from .viewer import MetricPoint, Span, fmt_duration
 
+# The newest names (inference and embeddings)...
+DURATIONS = frozenset({"gen_ai.client.inference.duration", "gen_ai.client.embeddings.duration"})
+INPUT_TOKENS = frozenset({"gen_ai.client.inference.usage.input_tokens", "gen_ai.client.embeddings.operation.input_tokens"})
+OUTPUT_TOKENS = "gen_ai.client.inference.usage.output_tokens"
+FIRST_CHUNK = "gen_ai.client.inference.time_to_first_chunk"
+NEWEST = DURATIONS | INPUT_TOKENS | {OUTPUT_TOKENS, FIRST_CHUNK}
+# ... and v1.41's.
 DURATION = "gen_ai.client.operation.duration"
 TOKENS = "gen_ai.client.token.usage"
-FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+OLD_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
+OLD = frozenset({DURATION, TOKENS, OLD_FIRST_CHUNK})
 # The operations that are one call to a model (the ones the GenAI metrics record).
 MODEL_CALLS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
 
@@ -86,12 +99,19 @@ def from_metrics(points: Iterable[MetricPoint]) -> list[Usage]:
             deltas[(p.series, p.time)] = p
         elif p.series not in latest or p.time >= latest[p.series].time:
             latest[p.series] = p
+    chosen = (*deltas.values(), *latest.values())
+    newest = {p.resource for p in chosen if p.metric in NEWEST}
     by_model: dict[str, Usage] = {}
-    for p in (*deltas.values(), *latest.values()):
-        if p.metric not in (DURATION, TOKENS, FIRST_CHUNK) or not p.count:
+    for p in chosen:
+        if p.metric in OLD and p.resource in newest:
+            continue  # the same calls under the newest names
+        if p.metric not in NEWEST and p.metric not in OLD or not p.count:
             continue
         row = by_model.setdefault(_model(p.attributes), Usage(_model(p.attributes)))
-        if p.metric == DURATION:
+        if p.metric in INPUT_TOKENS or p.metric == OUTPUT_TOKENS:
+            if p.sum is not None:
+                row.add_tokens("input" if p.metric in INPUT_TOKENS else "output", p.sum)
+        elif p.metric == DURATION or p.metric in DURATIONS:
             row.calls += p.count
             if p.attributes.get("error.type"):
                 row.errors += p.count

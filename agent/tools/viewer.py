@@ -155,16 +155,18 @@ def _enum(raw: Any, names: dict[int, str]) -> int:
 
 
 class MetricPoint:
-    """One data point of a GenAI histogram (``gen_ai.client.*``): what the usage summary
-    reads. ``series`` names the stream the point belongs to (resource, scope, metric,
-    attributes, start time): a cumulative series counts by its latest point only."""
+    """One data point of a GenAI histogram or counter (``gen_ai.client.*``): what the usage
+    summary reads (a counter's point has count 1 and its value as sum). ``series`` names the
+    stream the point belongs to (resource, scope, metric, attributes, start time): a
+    cumulative series counts by its latest point only; ``resource`` tells the processes
+    apart (one that wrote both the newest and the v1.41 names is read once)."""
 
-    __slots__ = ("metric", "attributes", "count", "sum", "delta", "series", "time")
+    __slots__ = ("metric", "attributes", "count", "sum", "delta", "series", "time", "resource")
 
     def __init__(self, metric: str, attributes: dict[str, Any], count: int, total: float | None, delta: bool,
-                 series: str, time_ns: int) -> None:
+                 series: str, time_ns: int, resource: str = "") -> None:
         self.metric, self.attributes, self.count, self.sum = metric, attributes, count, total
-        self.delta, self.series, self.time = delta, series, time_ns
+        self.delta, self.series, self.time, self.resource = delta, series, time_ns, resource
 
 
 def parse_line(line: str) -> tuple[list[Span], list[MetricPoint]]:
@@ -219,8 +221,8 @@ def _spans_of(doc: dict[str, Any]) -> list[Span]:
 
 
 def _points_of(doc: dict[str, Any]) -> list[MetricPoint]:
-    """The points of the ``gen_ai.client.*`` histograms (explicit or exponential); other
-    metrics are not read."""
+    """The points of the ``gen_ai.client.*`` histograms (explicit or exponential) and
+    counters (sums); other metrics are not read."""
     out: list[MetricPoint] = []
     try:
         for rm in doc["resourceMetrics"] or ():
@@ -230,6 +232,9 @@ def _points_of(doc: dict[str, Any]) -> list[MetricPoint]:
                 for metric in sm.get("metrics") or ():
                     name = metric.get("name", "")
                     body = metric.get("histogram") or metric.get("exponentialHistogram")
+                    counter = body is None and isinstance(metric.get("sum"), dict)
+                    if counter:
+                        body = metric["sum"]
                     if not name.startswith("gen_ai.client.") or not isinstance(body, dict):
                         continue
                     delta = _enum(body.get("aggregationTemporality", 0), _TEMPORALITY) == 1
@@ -237,10 +242,10 @@ def _points_of(doc: dict[str, Any]) -> list[MetricPoint]:
                         attrs = _attrs(dp.get("attributes", []))
                         start = int(dp.get("startTimeUnixNano") or 0)
                         series = json.dumps([resource, scope, name, attrs, start], sort_keys=True, default=str)
-                        total = dp.get("sum")
-                        out.append(MetricPoint(name, attrs, int(dp.get("count") or 0),
-                                               None if total is None else float(total), delta, series,
-                                               int(dp.get("timeUnixNano") or 0)))
+                        total = dp.get("asInt", dp.get("asDouble")) if counter else dp.get("sum")
+                        count = 1 if counter else int(dp.get("count") or 0)
+                        out.append(MetricPoint(name, attrs, count, None if total is None else float(total), delta,
+                                               series, int(dp.get("timeUnixNano") or 0), resource))
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ValueError("not an OTLP-JSON metric (%s)" % (exc,)) from None
     return out
