@@ -102,8 +102,14 @@ def test_a_stream_read_to_its_end_keeps_its_reason(spans: Any) -> None:
     assert [m["finish_reason"] for m in _messages(span)] == ["stop"]
 
 
-@pytest.mark.parametrize("how", ["close", "break_then_dropped", "never_iterated"])
+ENDS = {"close": "closed", "break_then_dropped": "garbage_collected", "never_iterated": "garbage_collected",
+        "interpreter_exit": "interpreter_exit"}
+
+
+@pytest.mark.parametrize("how", list(ENDS))
 def test_a_stream_cut_short_reports_error(spans: Any, how: str) -> None:
+    from weave_agent.tracing import streams
+
     stream = traced(lambda: Chunks(PIECES))()
     if how == "close":
         next(stream)
@@ -111,10 +117,13 @@ def test_a_stream_cut_short_reports_error(spans: Any, how: str) -> None:
     elif how == "break_then_dropped":
         for _ in stream:
             break
+    elif how == "interpreter_exit":
+        next(stream)
+        assert streams.end_all_open() >= 1  # what the exit flush calls for the streams still open
     del stream
     gc.collect()
     span = spans.one("chat fake-model")
-    assert span.attributes["weave_agent.stream.end_reason"] == ("closed" if how == "close" else "garbage_collected")
+    assert span.attributes["weave_agent.stream.end_reason"] == ENDS[how]
     assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
     assert all(m["finish_reason"] == "error" for m in _messages(span))
     assert span.status.status_code is StatusCode.UNSET  # ended by the app: not a failure
@@ -131,6 +140,25 @@ def test_a_reason_that_arrived_stays_when_the_stream_is_closed_after_it(spans: A
 
 class Boom(RuntimeError):
     pass
+
+
+class Failing(Chunks):
+    def __next__(self) -> tuple[str, str | None]:
+        if len(self.pieces) < len(PIECES):
+            raise Boom("the connection broke mid-stream")
+        return super().__next__()
+
+
+def test_a_stream_that_fails_midway_reports_error(spans: Any) -> None:
+    stream = traced(lambda: Failing(PIECES))()
+    next(stream)
+    with pytest.raises(Boom):
+        next(stream)
+    span = spans.one("chat fake-model")
+    assert span.attributes["weave_agent.stream.end_reason"] == "error"
+    assert span.attributes["error.type"] == "Boom"
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
+    assert [m["finish_reason"] for m in _messages(span)] == ["error"]
 
 
 def test_a_failed_call_reports_error(spans: Any) -> None:

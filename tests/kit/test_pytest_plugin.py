@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,6 +55,40 @@ def test_agent_error_fails_the_test(spans, monkeypatch):
         return 1
 
     assert f() == 1  # the app is fine...
+'''
+
+
+NONCONFORMING = '''
+import json
+
+import pytest
+from opentelemetry.trace import SpanKind
+
+from weave_agent.export import telemetry
+
+
+def record(temperature, parts):
+    span = telemetry.tracer().start_span("chat m", kind=SpanKind.CLIENT)
+    span.set_attribute("gen_ai.request.temperature", temperature)
+    span.set_attribute("gen_ai.input.messages", json.dumps([{"role": "user", "parts": parts}]))
+    span.end()
+
+
+def test_conforming(spans):
+    record(0.5, [{"type": "text", "content": "hi"}])
+
+
+def test_blob_without_bytes(spans):
+    record(0.5, [{"type": "text", "content": "hi"}, {"type": "blob", "modality": "image", "size": 3}])
+
+
+def test_int_temperature(spans):
+    record(1, [{"type": "text", "content": "hi"}])
+
+
+@pytest.mark.conventions_unchecked
+def test_marked(spans):
+    record(1, [{"type": "blob"}])
 '''
 
 
@@ -115,3 +150,24 @@ def test_trace_server_option_also_sends_spans(tmp_path, collector):
         request = ExportTraceServiceRequest.FromString(body)
         names += [s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
     assert names.count("root") == 1 and sum(n.endswith("leaf") for n in names) == 2
+
+
+def test_a_span_breaking_the_conventions_fails_its_test(tmp_path):
+    dump = tmp_path / "spans.jsonl"
+    result = run_pytest(tmp_path, NONCONFORMING, "--spans-dump", str(dump))
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "2 errors" in out, out  # failed at the spans fixture's teardown, the other two pass
+    sections = dict(
+        (section.split(" ___", 1)[0].split()[-1], section)
+        for section in out.split("ERROR at teardown of ")[1:]
+    )
+    assert set(sections) == {"test_blob_without_bytes", "test_int_temperature"}, out
+    assert ("a span breaks the GenAI semantic conventions: span 'chat m': gen_ai.input.messages at $[0].parts[1]: "
+            "a 'blob' part without its required 'content'") in sections["test_blob_without_bytes"]
+    assert "span 'chat m': gen_ai.request.temperature: the registry types it double, got an int (1)" \
+        in sections["test_int_temperature"]
+    lines = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert sorted({line["test"].rsplit("::", 1)[-1] for line in lines}) == [
+        "test_blob_without_bytes", "test_conforming", "test_int_temperature"]  # the marked test is not checked
+    assert all(line["name"] == "chat m" and "gen_ai.input.messages" in line["attributes"] for line in lines)
