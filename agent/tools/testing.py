@@ -14,6 +14,16 @@ Fixtures:
 Option ``--trace-server URL`` also sends the tests' spans to a real OTLP/HTTP endpoint.
 A test fails when the agent logged an error during it (its safety boundary caught one
 of its own bugs).
+
+Every span a test records through ``spans`` is checked against the GenAI semantic
+conventions when the test ends (``weave_agent.tools.conventions_check``: the message,
+system-instruction and tool-definition schemas, attribute types, the span's conditions),
+and the test fails on the first violation, naming the span, the attribute and the JSON
+path. A test that records odd spans on purpose (a user's own broken attribute, content
+cut by the size cap) opts out with ``@pytest.mark.conventions_unchecked``. Option
+``--spans-dump PATH`` appends every checked span (test id, name, attributes) to PATH as
+JSON lines, for checking them with other tools (``bench/semconv_schemas.py`` runs the
+conventions' own JSON schemas over them).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from .. import _log
 from ..export import telemetry
+from . import conventions_check
 
 FILTERED_HEADERS = (
     "authorization",
@@ -144,6 +155,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="URL",
         help="also send the tests' spans to this OTLP/HTTP endpoint (e.g. http://localhost:6006)",
     )
+    group.addoption(
+        "--spans-dump",
+        action="store",
+        default=None,
+        metavar="PATH",
+        help="append every span the spans fixture checked (test id, name, attributes) to PATH as JSON lines",
+    )
 
 
 def _drop_headers(headers: Any) -> None:
@@ -164,6 +182,28 @@ class _ErrorCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+
+def _dump_spans(path: str, test: str, spans: list[ReadableSpan]) -> None:
+    import json
+
+    with open(path, "a", encoding="utf-8") as f:
+        for span in spans:
+            attributes = {k: list(v) if isinstance(v, tuple) else v for k, v in (span.attributes or {}).items()}
+            f.write(json.dumps({"test": test, "name": span.name, "attributes": attributes}, ensure_ascii=False))
+            f.write("\n")
+
+
+def _check_conventions(request: pytest.FixtureRequest, spans: list[ReadableSpan]) -> None:
+    """Fail the test on the first span that breaks the GenAI conventions (unless marked)."""
+    if request.node.get_closest_marker("conventions_unchecked"):
+        return
+    dump = request.config.getoption("--spans-dump", default=None)
+    if dump:
+        _dump_spans(dump, request.node.nodeid, spans)
+    violation = conventions_check.check_spans(spans)
+    if violation is not None:
+        pytest.fail("a span breaks the GenAI semantic conventions: %s" % violation, pytrace=False)
 
 
 class _Fixtures:
@@ -187,6 +227,7 @@ class _Fixtures:
             recorder.provider.shutdown()
             recorder.logger_provider.shutdown()
             telemetry.reset()
+        _check_conventions(request, recorder.finished())
 
 
     @pytest.fixture
@@ -236,4 +277,7 @@ class _Fixtures:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "agent_errors_expected: the test provokes errors inside the agent on purpose")
+    config.addinivalue_line(
+        "markers", "conventions_unchecked: the test records spans that break the GenAI conventions on purpose"
+    )
     config.pluginmanager.register(_Fixtures(), "weave_agent.testing.fixtures")

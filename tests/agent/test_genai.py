@@ -36,7 +36,9 @@ class ChatExtractor(Extractor):
             {"gen_ai.response.id": output["id"], "gen_ai.response.finish_reasons": ("stop",)},
             Usage(output["usage"][0], output["usage"][1], cache_read_input_tokens=2),
             model=output["model"],
-            content={"gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "text", "content": output["text"]}]}]}
+            content={"gen_ai.output.messages": [
+                {"role": "assistant", "parts": [{"type": "text", "content": output["text"]}], "finish_reason": "stop"}
+            ]}
             if capture
             else None,
         )
