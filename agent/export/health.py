@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from .. import _log, faults
+from . import forks
 
 # Where the SDK and the OTLP exporters log per batch. A logger's filter sees only the
 # records logged on that very logger (not its children), hence the full names.
@@ -359,6 +360,8 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         never re-created it) leaves the queue to this thread, bounded by the exporter's
         own timeout.
         """
+        if forks.pending:
+            forks.settle()
         batch = self._batch_processor
         try:
             worker = getattr(batch, "_worker_thread", None)
@@ -392,7 +395,20 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         except Exception:
             self._counter = None
 
+    # A forked child re-initializes the pipeline here, at its first span, and not in the
+    # fork (``forks``): the SDK's own after-fork hook of this processor is kept there.
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if forks.pending:
+            forks.settle()
+
+    def force_flush(self, timeout_millis: int | None = None) -> bool:
+        if forks.pending:
+            forks.settle()
+        return super().force_flush(timeout_millis)
+
     def on_end(self, span: ReadableSpan) -> None:
+        if forks.pending:
+            forks.settle()
         queue = self._queue
         # The SDK appends to its deque, which silently pushes the oldest span out when
         # full: the same test it makes, made first, so the loss is counted.

@@ -28,6 +28,7 @@ from .. import _log, faults
 from .._version import __version__
 from ..lifecycle import current_settings
 from ..settings import Settings
+from . import forks
 from . import events
 
 SCOPE = "weave_agent"
@@ -108,6 +109,8 @@ _state = _State()
 
 def tracer() -> trace.Tracer:
     """The agent's tracer; the first call sets the pipeline up."""
+    if forks.pending:
+        forks.settle()  # a forked child's first span: its pipeline (and resource) made its own first
     t = _state.tracer
     if t is None:
         t = _setup()
@@ -243,7 +246,8 @@ def _setup() -> trace.Tracer:
         faults.configure(s.fault_injection)
         blocked = _block_stop_signals()  # the SDK's threads start here: they inherit the mask
         try:
-            t = _setup_providers(s)
+            with forks.deferring_fork_hooks():  # a forked child re-initializes them on first use
+                t = _setup_providers(s)
         except Exception:
             _log.error_once("telemetry-setup", "the telemetry pipeline could not be set up; spans are dropped")
             t = trace.NoOpTracer()
@@ -437,6 +441,7 @@ def flush(timeout: float = 5.0) -> bool:
     """Export every finished span now; True if it all went out within ``timeout`` seconds."""
     ok = True
     deadline = time.monotonic() + timeout
+    forks.settle()
     for p in _providers():
         remaining = max(0.0, deadline - time.monotonic())
         try:
@@ -451,8 +456,8 @@ def flush_spans() -> None:
     """Export the finished spans of the agent's own provider now (a multiprocessing pool
     worker, before it sends a result), holding the caller at most the exit timeout."""
     provider = _state.tracer_provider
-    if provider is None:
-        return
+    if provider is None or forks.pending:
+        return  # (a forked child that made no span has none to flush)
     previous = _state.flush_thread
     if previous is not None and previous.is_alive():
         return  # a slow exporter is still at it: do not stack flushes
@@ -530,11 +535,11 @@ def _register_exit() -> None:
         _state.atexit_registered = True
         atexit.register(_at_exit)
         if hasattr(os, "register_at_fork"):
-            # Registered after the SDK's own fork hooks (providers, batch processor): ours
-            # run first before a fork and last after it in the child, so the threads the
-            # SDK restarts in the child inherit the blocked signals, and a signal that
-            # arrives meanwhile waits until the child is consistent.
+            # Stop signals are blocked across the fork: one that arrives meanwhile waits
+            # until the child is consistent. Nothing else happens in the fork: the child
+            # re-initializes the pipeline at its first use of it (``forks``).
             os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
+            forks.on_first_use_in_child(_own_http_connections)
         _hook_multiprocessing()
     _flush_at_worker_end()
 
@@ -556,8 +561,10 @@ def _after_fork_in_parent() -> None:
 
 
 def _after_fork_in_child() -> None:
+    """Inside ``fork``, in the child: nothing that may yield to an event loop (gevent runs
+    other greenlets in a child that has not exec'd yet, and they fork again), so no thread
+    starts and no I/O; the rest waits for the child's first use (``forks.settle``)."""
     _after_fork_in_parent()
-    _own_http_connections()
     _hook_multiprocessing()
 
 
@@ -632,6 +639,8 @@ def before_exit(callback: Callable[[], object]) -> None:
 
 def _at_exit() -> None:
     """The exit flush: once per process (a worker's finalizer, then ``atexit``)."""
+    if forks.pending:
+        return  # a forked child that never used the pipeline: what it inherited is its parent's
     pid = os.getpid()
     if _state.exited_pid == pid and _state.exit_done is not None:
         return  # a second call (a worker's finalizer, then atexit): once is enough

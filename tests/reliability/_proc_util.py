@@ -65,7 +65,7 @@ def _value(v: dict[str, Any]) -> Any:
 
 def file_spans(folder: Path) -> list[Span]:
     spans: list[Span] = []
-    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+    for path in sorted(folder.glob("traces-*.jsonl")) if folder.is_dir() else []:  # not metrics-*, logs-*
         m = _FILE.search(path.name)
         assert m, path
         pid = int(m.group(1))
