@@ -96,6 +96,9 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
         _log.debug("disabled by WEAVE_AGENT_ENABLED/OTEL_SDK_DISABLED: nothing patched")
         return False
     _flush_on_sigterm()
+    from . import runtimes
+
+    runtimes.watch()
     from .hook.arming import autopatch
 
     names = autopatch(settings, include_entry_points=include_entry_points)

@@ -541,6 +541,9 @@ def _register_exit() -> None:
             os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)
             forks.on_first_use_in_child(_own_http_connections)
         _hook_multiprocessing()
+        from .. import runtimes
+
+        runtimes.pipeline_ready()  # a server that forks its own way (uWSGI)
     _flush_at_worker_end()
 
 
