@@ -28,8 +28,7 @@ from .. import _log, faults
 from .._version import __version__
 from ..lifecycle import current_settings
 from ..settings import Settings
-from . import forks
-from . import events
+from . import events, forks
 
 SCOPE = "weave_agent"
 
