@@ -540,16 +540,24 @@ def tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
 def as_double(value: Any) -> float | None:
     """A request's number as the conventions' double (``temperature=1`` is ``1.0``); None
     for anything that is not a number (bools included)."""
+    t = type(value)
+    if t is float:  # the usual cases first: this runs for every sampling key of every call
+        return value  # type: ignore[no-any-return]
+    if value is None:
+        return None
     return float(value) if is_number(value) else None
 
 
 def as_int(value: Any) -> int | None:
     """A request's count as the conventions' int: an int, or a float with no fraction
     (``max_tokens=256.0``); None otherwise."""
+    t = type(value)
+    if t is int or value is None:
+        return value  # type: ignore[no-any-return]
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return int(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
