@@ -117,6 +117,8 @@ def tracer() -> trace.Tracer:
 
 
 def instruments() -> Instruments:
+    if forks.pending:
+        forks.settle()  # a forked child's first metric point is a first use too (its own metrics file)
     i = _state.instruments
     if i is None:
         tracer()
