@@ -26,6 +26,7 @@ from time import time_ns
 from typing import Any
 
 from .. import _log
+from . import signal_mask
 
 SCOPE = "weave_agent"
 
@@ -125,13 +126,13 @@ def _setup() -> Any:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-    blocked = telemetry._block_stop_signals()  # the processor's thread inherits the mask
+    blocked = signal_mask.block_stop_signals()  # the processor's thread inherits the mask
     try:
         with _deferring_fork_hooks():
             provider = LoggerProvider(resource=telemetry._resource(), shutdown_on_exit=False)
             provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     finally:
-        telemetry._unblock(blocked)
+        signal_mask.unblock(blocked)
     from .handoff import install_logger_provider
 
     if not install_logger_provider(provider):  # the app set its own meanwhile: it takes the events

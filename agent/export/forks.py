@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from . import signal_mask
+
 # The SDK's hooks, in the order they were registered (their objects are held weakly by
 # the hooks themselves), and the agent's own callbacks, run before them.
 _deferred: list[Callable[[], object]] = []
@@ -132,7 +134,7 @@ def settle() -> None:
         if not pending:
             return
         _settling = threading.get_ident()
-        blocked = _block_stop_signals()  # the threads started here inherit the mask
+        blocked = signal_mask.block_stop_signals()  # the threads started here inherit the mask
         try:
             for callback in (*_first_use, *_deferred):
                 try:
@@ -140,27 +142,8 @@ def settle() -> None:
                 except Exception:
                     pass  # one object that cannot re-initialize must not keep the others from it
         finally:
-            _unblock(blocked)
+            signal_mask.unblock(blocked)
             pending = False
             _settling = 0
 
 
-def _block_stop_signals() -> Any:
-    """SIGTERM/SIGINT stay with the main thread (see ``telemetry._STOP_SIGNALS``)."""
-    try:
-        import signal
-
-        wanted = {signal.SIGTERM, signal.SIGINT}
-        return wanted - set(signal.pthread_sigmask(signal.SIG_BLOCK, wanted))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _unblock(blocked: Any) -> None:
-    if blocked:
-        try:
-            import signal
-
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
-        except (AttributeError, ValueError, OSError):
-            pass

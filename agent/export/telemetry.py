@@ -28,7 +28,7 @@ from .. import _log, faults
 from .._version import __version__
 from ..lifecycle import current_settings
 from ..settings import Settings
-from . import events, forks
+from . import events, forks, signal_mask
 
 SCOPE = "weave_agent"
 
@@ -245,7 +245,7 @@ def _setup() -> trace.Tracer:
         s = current_settings()
         _state.settings = s
         faults.configure(s.fault_injection)
-        blocked = _block_stop_signals()  # the SDK's threads start here: they inherit the mask
+        blocked = signal_mask.block_stop_signals()  # the SDK's threads start here: they inherit the mask
         try:
             with forks.deferring_fork_hooks():  # a forked child re-initializes them on first use
                 t = _setup_providers(s)
@@ -254,42 +254,13 @@ def _setup() -> trace.Tracer:
             t = trace.NoOpTracer()
             _state.instruments = Instruments(metrics.NoOpMeter(SCOPE), enabled=False)
         finally:
-            _unblock(blocked)
+            signal_mask.unblock(blocked)
         _state.tracer = t
         return t
 
 
-# SIGTERM and SIGINT are kept away from the threads the agent starts (the SDK's batch
-# processor and metric reader, the exit flush, what an exporter starts from them). The
-# agent's SIGTERM handler is Python code, which runs only in the main thread: a signal
-# taken by another thread does not interrupt the main thread's blocking call, and a
-# process blocked on a lock would never end (a multiprocessing pool worker waiting on its
-# queue when the pool is terminated). With the signals blocked in its own threads, the
-# kernel delivers them to the main thread, as in the app without the agent.
-_STOP_SIGNALS = ("SIGTERM", "SIGINT")
+# The signal mask a fork hook set before the fork, for the hooks after it.
 _fork_blocked = threading.local()
-
-
-def _block_stop_signals() -> Any:
-    """Block SIGTERM/SIGINT in this thread; returns what to pass to ``_unblock``."""
-    try:
-        import signal
-
-        wanted = {getattr(signal, name) for name in _STOP_SIGNALS}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
-        return wanted - set(previous)
-    except (AttributeError, ValueError, OSError):
-        return None  # no pthread_sigmask on this platform
-
-
-def _unblock(blocked: Any) -> None:
-    if blocked:
-        try:
-            import signal
-
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
-        except (AttributeError, ValueError, OSError):
-            pass
 
 
 def _setup_providers(s: Settings) -> trace.Tracer:
@@ -464,11 +435,11 @@ def flush_spans() -> None:
         return  # a slow exporter is still at it: do not stack flushes
     worker = threading.Thread(target=provider.force_flush, name="weave-agent-flush", daemon=True)
     _state.flush_thread = worker
-    blocked = _block_stop_signals()
+    blocked = signal_mask.block_stop_signals()
     try:
         worker.start()
     finally:
-        _unblock(blocked)
+        signal_mask.unblock(blocked)
     worker.join((_state.settings or current_settings()).exit_timeout)
 
 
@@ -556,11 +527,11 @@ def _register_exit() -> None:
 
 
 def _before_fork() -> None:
-    _fork_blocked.signals = _block_stop_signals()
+    _fork_blocked.signals = signal_mask.block_stop_signals()
 
 
 def _after_fork_in_parent() -> None:
-    _unblock(getattr(_fork_blocked, "signals", None))
+    signal_mask.unblock(getattr(_fork_blocked, "signals", None))
     _fork_blocked.signals = None
 
 
