@@ -239,7 +239,8 @@ class GuardedSpanExporter(SpanExporter):
         else:
             failures = max(failures, 1)
             self.failed += len(spans)
-            self.last_failure = kind or (flt.batch_kind() if flt is not None else "") or self.last_failure
+            self.last_failure = (kind or (flt.batch_kind() if flt is not None else "")
+                                 or getattr(self.inner, "last_failure", "") or self.last_failure)
         self.failed_attempts += failures
         if result is SpanExportResult.SUCCESS and self.failed_attempts:
             if _log.once("export-recovered"):
@@ -315,7 +316,8 @@ class GuardedMetricExporter(MetricExporter):
             self.delivered += points
         else:
             self.failed += points
-            self.last_failure = (flt.batch_kind() if flt is not None else "") or self.last_failure
+            self.last_failure = ((flt.batch_kind() if flt is not None else "")
+                                 or getattr(self.inner, "last_failure", "") or self.last_failure)
         return result
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:

@@ -70,6 +70,7 @@ class Folder:
         self.max_bytes = 0  # 0: no cap
         self.min_free_bytes = 0  # 0: no reserve
         self.stopped = ""  # why lines are not written now ("" while they are)
+        self.why = ""  # the last reason a line was not written, for the exit line
         self.skipped = 0  # lines not written since it stopped
         self.episodes = 0  # how many times it stopped (the first stop and resume are said as warnings)
         self._used: int | None = None  # bytes of the local files, as last measured plus what was written since
@@ -150,6 +151,8 @@ class Folder:
                         _log.info("the folder %s reached its cap of %s (WEAVE_AGENT_TRACES_DIR_MAX_BYTES): the "
                                   "oldest trace files are removed to make room", self.directory, _size(self.max_bytes))
         if self._used + n > self.max_bytes:
+            self.why = "a line of %s does not fit in the %s cap of the folder %s (WEAVE_AGENT_TRACES_DIR_MAX_BYTES)" % (
+                _size(n), _size(self.max_bytes), self.directory)
             if _log.once("local-files-line-too-big:" + self.directory):
                 _log.warning("a line of %s does not fit in the %s cap of the folder %s "
                              "(WEAVE_AGENT_TRACES_DIR_MAX_BYTES): it is not written", _size(n),
@@ -189,6 +192,7 @@ class Folder:
 
     def _stop(self, kind: str, why: str) -> None:
         self.skipped += 1
+        self.why = "the folder %s is short of space: %s" % (self.directory, why)
         if self.stopped:
             return
         self.stopped = kind
@@ -272,6 +276,11 @@ class LineFile:
     def _new_path(self) -> str:
         suffix = "" if self._part == 0 else ".%d" % self._part
         return os.path.join(self.directory, "%s-%s-%d%s.jsonl" % (self.kind, process_stamp(), self._pid, suffix))
+
+    @property
+    def last_failure(self) -> str:
+        """Why the last line this folder refused was not written ("" if none was)."""
+        return self.folder.why
 
     def write(self, doc: dict[str, Any]) -> bool:
         """Append ``doc`` as one line; True when it is in the file whole, False when it was

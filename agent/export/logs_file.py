@@ -48,6 +48,11 @@ class OTLPJsonLogExporter(_Base):  # type: ignore[misc]
     def paths(self) -> list[str]:
         return self._file.paths
 
+    @property
+    def last_failure(self) -> str:
+        """Why the last batch was not written, for the exit line (the guard reads it)."""
+        return self._file.last_failure
+
     def _forked(self) -> None:
         self.records_written = 0
         self._file.forked()

@@ -98,6 +98,11 @@ class OTLPJsonFileExporter(SpanExporter):
     def paths(self) -> list[str]:
         return self._file.paths
 
+    @property
+    def last_failure(self) -> str:
+        """Why the last batch was not written, for the exit line (the guard reads it)."""
+        return self._file.last_failure
+
     def _forked(self) -> None:
         """A forked child counts and lists only its own spans and files (the exit summary)."""
         self.spans_written = 0

@@ -189,6 +189,19 @@ def test_the_folder_cap_removes_the_oldest_files_first(tmp_path: Path) -> None:
     assert len(spans) == 40, result
 
 
+def test_the_exit_line_says_why_spans_were_not_written(tmp_path: Path) -> None:
+    # A reserve larger than any disk: nothing is written, and the exit line names the
+    # folder's condition rather than a bare "the exporter reported a failure".
+    (tmp_path / "app.py").write_text(CAP_APP)
+    result = run_python(args=["-m", "weave_agent", "--exporter", "file", sys.executable, "app.py"], cwd=tmp_path,
+                        env={"WEAVE_AGENT_TRACES_MIN_FREE_BYTES": "1024TiB"}, timeout=60)
+    assert result.returncode == 0 and result.stdout == "done\n", result
+    lost = [line for line in result.stderr.splitlines() if "could not be delivered" in line]
+    assert len(lost) == 1, result.stderr
+    assert "short of space" in lost[0] and "WEAVE_AGENT_TRACES_MIN_FREE_BYTES" in lost[0], lost[0]
+    assert "the exporter reported a failure" not in result.stderr, result.stderr
+
+
 # --- a real full disk ----------------------------------------------------------------------------------
 
 # Inside the mount namespace: the app fills the tmpfs but ``room`` bytes, makes a traced
