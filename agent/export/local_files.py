@@ -151,8 +151,8 @@ class Folder:
                         _log.info("the folder %s reached its cap of %s (WEAVE_AGENT_TRACES_DIR_MAX_BYTES): the "
                                   "oldest trace files are removed to make room", self.directory, _size(self.max_bytes))
         if self._used + n > self.max_bytes:
-            self.why = "a line of %s does not fit in the %s cap of the folder %s (WEAVE_AGENT_TRACES_DIR_MAX_BYTES)" % (
-                _size(n), _size(self.max_bytes), self.directory)
+            self.why = "a line of %s does not fit in the folder's cap of %s (WEAVE_AGENT_TRACES_DIR_MAX_BYTES)" % (
+                _size(n), _size(self.max_bytes))
             if _log.once("local-files-line-too-big:" + self.directory):
                 _log.warning("a line of %s does not fit in the %s cap of the folder %s "
                              "(WEAVE_AGENT_TRACES_DIR_MAX_BYTES): it is not written", _size(n),
@@ -192,7 +192,7 @@ class Folder:
 
     def _stop(self, kind: str, why: str) -> None:
         self.skipped += 1
-        self.why = "the folder %s is short of space: %s" % (self.directory, why)
+        self.why = "short of space: %s" % why
         if self.stopped:
             return
         self.stopped = kind
