@@ -206,9 +206,17 @@ def test_cli_default_folder_and_summary_command(recorded: Path, tmp_path: Path) 
     assert missing.stderr.startswith("weave-run show: no such file or folder: weave-traces (run an app under weave-run")
 
 
+def _default_sigint() -> None:
+    """In the child before exec: a test run started in the background ignores SIGINT, an
+    ignored signal stays ignored across exec, and Ctrl-C must reach ``--follow``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _popen_follow(folder: Path, *extra: str) -> subprocess.Popen[str]:
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     return subprocess.Popen([WEAVE_RUN, "show", str(folder), "--follow", *extra], env=clean_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint if ignored else None)
 
 
 def _wait_for(proc: subprocess.Popen[str], prefix: str, timeout: float = 20.0) -> list[str]:
