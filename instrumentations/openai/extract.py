@@ -166,7 +166,7 @@ def _usage_responses(usage: Any) -> Usage | None:
 def _file(file: Any) -> dict[str, Any]:
     """A ``file`` (chat) or ``input_file`` (Responses) part: by id, inline data, or URL."""
     name = _get(file, "filename")
-    extra = {"filename": name} if isinstance(name, str) and name else {}
+    extra: dict[str, Any] = {"filename": name} if isinstance(name, str) and name else {}
     data = _get(file, "file_data")
     if isinstance(data, str) and data:
         if data.startswith("data:"):
