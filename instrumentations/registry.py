@@ -81,10 +81,17 @@ TESTED_VERSIONS = {
     "anthropic": "2.17.0",
     "mistralai": "3.7.0",
     "langchain-core": "1.8.3",
+    "google-genai": "3.6.1",
+    "botocore": "1.44.18",
+    "litellm": "1.110.2",
+    "groq": "1.7.0",
+    "ollama": "0.6.3",
+    "cohere": "7.3.1",
 }
 
 # Where a tested release does not install on an older Python, the release tested there
-# instead (langchain-core 1.8 requires Python >= 3.11; constraints/lock.py pins these).
+# instead (langchain-core 1.8 and google-genai 3 require Python >= 3.11; constraints/lock.py pins
+# these).
 TESTED_VERSIONS_BY_PYTHON = {
-    "3.10": {"langchain-core": "1.7.7"},
+    "3.10": {"langchain-core": "1.7.7", "google-genai": "2.33.0"},
 }
