@@ -87,6 +87,8 @@ TESTED_VERSIONS = {
     "groq": "1.7.0",
     "ollama": "0.6.3",
     "cohere": "7.3.1",
+    "mcp": "2.3.0",
+    "openai-agents": "0.24.0",
 }
 
 # Where a tested release does not install on an older Python, the release tested there
