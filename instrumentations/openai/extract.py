@@ -2,8 +2,11 @@
 
 One ``Extractor`` per patched method family (chat completions, the Responses API,
 embeddings, legacy completions) and the helpers they share: request attributes, message
-content as the conventions' parts, usage, finish reasons. Read by ``openai.py``, which
-says where each one is patched.
+content as the conventions' parts, usage, finish reasons. The readers of the Chat
+Completions and Embeddings formats themselves (messages, tools, sampling parameters,
+usage, vector sizes), which other SDKs speak too, are in
+``instrumentations/openai_compatible.py``. Read by ``openai.py``, which says where each
+one is patched.
 """
 
 from __future__ import annotations
@@ -20,24 +23,26 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
-    as_double,
     as_int,
-    file_part,
-    generic_part,
-    media_part,
     reasoning_part,
     server_of,
     server_tool_call_part,
-    stop_sequences,
     tool_call_response_part,
-    tool_definition,
-    uri_part,
 )
 from weave_agent.genai import field as _get
 from weave_agent.genai import sequence as _seq
 from weave_agent.genai import text_part as _text
 from weave_agent.genai import tool_call_part as _tool_call
 
+from ..openai_compatible import content_parts as _content_parts
+from ..openai_compatible import embedding_dimensions, sampling_attributes
+from ..openai_compatible import finish_reason as _finish
+from ..openai_compatible import input_messages as _chat_input
+from ..openai_compatible import output_message as _out_message
+from ..openai_compatible import output_type as _output_type
+from ..openai_compatible import text_of as _text_of
+from ..openai_compatible import tool_definitions as _tool_definitions
+from ..openai_compatible import usage as _usage_chat
 from .credentials import remember as _remember_credentials
 from .streaming import (
     _ChatAcc,
@@ -53,7 +58,6 @@ from .streaming import (
 
 _SENTINELS = frozenset(("Omit", "NotGiven"))
 _AZURE_CLASSES = frozenset(("AzureOpenAI", "AsyncAzureOpenAI", "BaseAzureClient"))
-_FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 
 
@@ -63,13 +67,6 @@ _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"
 def _given(value: Any) -> bool:
     """Set by the caller: not None and not the SDK's ``omit``/``NOT_GIVEN`` sentinels."""
     return value is not None and type(value).__name__ not in _SENTINELS
-
-
-def _finish(reason: Any) -> str | None:
-    if not reason:
-        return None
-    reason = str(reason)
-    return _FINISH.get(reason, reason)
 
 
 _providers: dict[type, str] = {}
@@ -95,56 +92,13 @@ def _request(model: Any, attrs: dict[str, Any], content: dict[str, Any] | None, 
 
 
 def _sampling(inputs: dict[str, Any], attrs: dict[str, Any], max_tokens_keys: tuple[str, ...]) -> None:
-    for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
-        value = as_double(inputs.get(key))  # doubles in the conventions, even when the app passed 1
-        if value is not None:
-            attrs["gen_ai.request." + key] = value
-    for key in max_tokens_keys:
-        value = as_int(inputs.get(key))
-        if value is not None:
-            attrs["gen_ai.request.max_tokens"] = value
-            break
-    seed = as_int(inputs.get("seed"))
-    if seed is not None:
-        attrs["gen_ai.request.seed"] = seed
-    stop = stop_sequences(inputs.get("stop"))
-    if stop:
-        attrs["gen_ai.request.stop_sequences"] = stop
-    n = as_int(inputs.get("n"))
-    if n is not None and n != 1:
-        attrs["gen_ai.request.choice.count"] = n
-    if inputs.get("stream") is True:  # set only when streaming: unset means it does not
-        attrs["gen_ai.request.stream"] = True
+    sampling_attributes(inputs, attrs, max_tokens_keys)
     tier = inputs.get("service_tier")
     if not isinstance(tier, str):
         extra = inputs.get("extra_body")  # what the SDK sends as is, for parameters it lacks
         tier = dict.get(extra, "service_tier") if isinstance(extra, dict) else None
     if isinstance(tier, str):
         attrs["openai.request.service_tier"] = tier
-
-
-def _output_type(fmt: Any) -> str | None:
-    if isinstance(fmt, type):  # a pydantic model given to .parse()
-        return "json"
-    kind = _get(fmt, "type")
-    if kind in ("json_object", "json_schema"):
-        return "json"
-    if kind == "text":
-        return "text"
-    return None
-
-
-def _usage_chat(usage: Any) -> Usage | None:
-    if usage is None:
-        return None
-    prompt = _get(usage, "prompt_tokens_details")
-    completion = _get(usage, "completion_tokens_details")
-    return Usage(
-        _get(usage, "prompt_tokens"),
-        _get(usage, "completion_tokens"),
-        cache_read_input_tokens=_get(prompt, "cached_tokens") if prompt is not None else None,
-        reasoning_output_tokens=_get(completion, "reasoning_tokens") if completion is not None else None,
-    )
 
 
 def _usage_responses(usage: Any) -> Usage | None:
@@ -161,109 +115,6 @@ def _usage_responses(usage: Any) -> Usage | None:
 
 
 # --- content: the conventions' message parts -----------------------------------------------
-
-
-def _file(file: Any) -> dict[str, Any]:
-    """A ``file`` (chat) or ``input_file`` (Responses) part: by id, inline data, or URL."""
-    name = _get(file, "filename")
-    extra: dict[str, Any] = {"filename": name} if isinstance(name, str) and name else {}
-    data = _get(file, "file_data")
-    if isinstance(data, str) and data:
-        if data.startswith("data:"):
-            return uri_part(data, "document") | extra
-        return media_part(data, "document", None, **extra)
-    url = _get(file, "file_url")
-    if isinstance(url, str) and url:
-        return uri_part(url, "document") | extra
-    return file_part(_get(file, "file_id"), "document", **extra)
-
-
-def _content_parts(content: Any) -> list[dict[str, Any]]:
-    """Chat ``content`` (a string or a list of parts) and Responses ``content`` lists."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [_text(content)]
-    parts = []
-    for item in _seq(content):
-        if isinstance(item, str):
-            parts.append(_text(item))
-            continue
-        kind = _get(item, "type")
-        if kind in ("text", "input_text", "output_text"):
-            parts.append(_text(_get(item, "text")))
-        elif kind == "refusal":
-            parts.append(_text(_get(item, "refusal")))
-        elif kind == "image_url":
-            parts.append(uri_part(_get(_get(item, "image_url"), "url"), "image"))
-        elif kind == "input_image":
-            url = _get(item, "image_url")
-            parts.append(uri_part(url, "image") if url else file_part(_get(item, "file_id"), "image"))
-        elif kind == "input_audio":
-            audio = _get(item, "input_audio") or item
-            fmt = _get(audio, "format")
-            parts.append(media_part(_get(audio, "data"), "audio", "audio/" + str(fmt) if fmt else None))
-        elif kind == "file":
-            parts.append(_file(_get(item, "file")))
-        elif kind == "input_file":
-            parts.append(_file(item))
-        elif kind:
-            parts.append(generic_part(kind))
-    return parts
-
-
-def _text_of(content: Any) -> Any:
-    if isinstance(content, str) or content is None:
-        return content
-    texts = [p["content"] for p in _content_parts(content) if p.get("type") == "text"]
-    return "".join(t for t in texts if isinstance(t, str))
-
-
-def _chat_input(messages: Any) -> list[Any]:
-    """``messages`` in order; ``system`` and ``developer`` messages stay in the history, where
-    they were sent, with the role ``system`` (``gen_ai.system_instructions`` is for
-    instructions given apart from the history). A message whose role cannot be read is left
-    out: the conventions' messages need one."""
-    out: list[Any] = []
-    for m in _seq(messages):
-        role = _get(m, "role")
-        if not isinstance(role, str) or not role:
-            continue
-        content = _get(m, "content")
-        if role in ("system", "developer"):
-            out.append({"role": "system", "parts": _content_parts(content)})
-            continue
-        if role == "tool":
-            out.append({"role": "tool", "parts": [tool_call_response_part(_get(m, "tool_call_id"), _text_of(content))]})
-            continue
-        if role == "function":
-            out.append({"role": "tool", "parts": [tool_call_response_part(_get(m, "name"), _text_of(content))]})
-            continue
-        parts = _content_parts(content)
-        if role == "assistant":
-            refusal = _get(m, "refusal")
-            if refusal:
-                parts.append(_text(refusal))
-            for call in _seq(_get(m, "tool_calls")):
-                fn = _get(call, "function")
-                parts.append(_tool_call(_get(call, "id"), _get(fn, "name"), _get(fn, "arguments")))
-            fn = _get(m, "function_call")
-            if fn is not None:
-                parts.append(_tool_call(None, _get(fn, "name"), _get(fn, "arguments")))
-        out.append({"role": role, "parts": parts})
-    return out
-
-
-def _tool_definitions(tools: Any) -> list[Any]:
-    """Function tools with their name, description and parameters; built-in tools
-    (``{"type": "web_search"}``) named for their type (or their own name, server label)."""
-    defs = []
-    for tool in _seq(tools):
-        kind = _get(tool, "type") or "function"
-        spec = _get(tool, "function") or _get(tool, "custom") or tool  # chat nests, Responses does not
-        name = _get(spec, "name") or _get(tool, "server_label")
-        defs.append(tool_definition(kind, name, _get(spec, "description"), _get(spec, "parameters")))
-    return defs
 
 
 def _responses_input(instructions: Any, inp: Any) -> tuple[list[Any], list[Any]]:
@@ -310,13 +161,6 @@ def _chat_response_attrs(rid: Any, tier: Any, fingerprint: Any, finishes: list[s
     if fingerprint:
         attrs["openai.response.system_fingerprint"] = fingerprint
     return attrs
-
-
-def _out_message(parts: list[Any], finish: str | None) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "parts": parts}
-    if finish:
-        message["finish_reason"] = finish
-    return message
 
 
 class _OpenAIExtractor(Extractor):
@@ -575,13 +419,9 @@ class EmbeddingsExtractor(_OpenAIExtractor):
 
     def read(self, output: Any, capture: bool) -> Response:
         attrs: dict[str, Any] = {}
-        data = getattr(output, "data", None)
-        if data:
-            vector = getattr(data[0], "embedding", None)
-            if isinstance(vector, list):
-                attrs["gen_ai.embeddings.dimension.count"] = len(vector)
-            elif isinstance(vector, str):  # encoding_format="base64": little-endian float32s
-                attrs["gen_ai.embeddings.dimension.count"] = (len(vector) * 3 // 4 - vector[-2:].count("=")) // 4
+        dimensions = embedding_dimensions(getattr(output, "data", None))
+        if dimensions is not None:
+            attrs["gen_ai.embeddings.dimension.count"] = dimensions
         usage = getattr(output, "usage", None)
         counts = Usage(_get(usage, "prompt_tokens")) if usage is not None else None
         return Response(attrs, counts, getattr(output, "model", None))
