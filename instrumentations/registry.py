@@ -71,6 +71,16 @@ INSTRUMENTATIONS = (
         "langchain-core",
         ">=1.7,<2",
     ),
+    # groq >= 0.9 (the matrix's oldest passing release): chat.completions and embeddings,
+    # each defined in its own lazily loaded resource module, sync and async; streams carry
+    # x_groq.usage on their last chunk.
+    (
+        "groq",
+        ("groq.resources.chat.completions", "groq.resources.embeddings"),
+        "groq.groq",
+        "groq",
+        ">=0.9,<2",
+    ),
     # new-integration: rows above this line
 )
 

@@ -1,0 +1,3 @@
+from .groq import groq_patcher
+
+__all__ = ["groq_patcher"]
