@@ -81,6 +81,16 @@ INSTRUMENTATIONS = (
         "groq",
         ">=0.9,<2",
     ),
+    # cohere >= 5.11 (ClientV2; measured by the matrix): v2 chat, chat_stream, embed, rerank
+    # in cohere.v2.client, v1 chat, chat_stream, embed, rerank in cohere.base_client, and
+    # Client.embed's thread pool (cohere.client). cohere/__init__ is lazy: the defining modules.
+    (
+        "cohere",
+        ("cohere.v2.client", "cohere.base_client", "cohere.client"),
+        "cohere.cohere",
+        "cohere",
+        ">=5.11,<8",
+    ),
     # new-integration: rows above this line
 )
 
