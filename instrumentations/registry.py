@@ -91,6 +91,16 @@ INSTRUMENTATIONS = (
         "cohere",
         ">=5.11,<8",
     ),
+    # ollama >= 0.4 (typed responses): Client/AsyncClient chat, generate, embed, embeddings,
+    # defined in ollama._client (the submodule; the attribute ollama._client is the default
+    # client). Patched when it has executed, before ollama/__init__ binds ollama.chat & co.
+    (
+        "ollama",
+        ("ollama._client",),
+        "ollama.ollama",
+        "ollama",
+        ">=0.4,<1",
+    ),
     # new-integration: rows above this line
 )
 
