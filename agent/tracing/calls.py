@@ -50,6 +50,14 @@ _KINDS = {
 
 _set_span_in_context = trace.set_span_in_context
 _attach = otel_context.attach
+_get_value = otel_context.get_value
+
+# "One model call, one LLM span" across instrumentations: a gateway (LiteLLM) that calls an
+# SDK we also instrument (the OpenAI SDK for its OpenAI and Azure routes) records the model
+# call itself, and the SDK's spans started inside it step aside (the call runs untraced).
+# Set in the context while a span whose spec ``owns_model_call`` is current, or by
+# ``owned_model_call()`` around a call the gateway leaves to a tracer of its own.
+MODEL_CALL_OWNED = otel_context.create_key("weave_agent.model_call_owned")
 _detach = otel_context.detach
 _perf_counter = time.perf_counter
 _CoroutineType = types.CoroutineType
@@ -150,6 +158,10 @@ class OpSpec:
 
     kind: SpanKind = SpanKind.INTERNAL
     accumulator: Accumulator | None = None
+    # A gateway's spec: SDK calls made while its span is current record no span of their own.
+    owns_model_call = False
+    # An SDK's spec: no span inside a call a gateway owns (the gateway's span records it).
+    yields_to_owner = False
 
     def __init__(self, name: str, kind: SpanKind | str | None = None, accumulator: Any = None) -> None:
         self.name = name
@@ -235,7 +247,10 @@ class GenericSpec(OpSpec):
 
 
 def _begin(spec: OpSpec, binder: _Binder, instance: Any, args: Any, kwargs: Any) -> Call | None:
-    """Start the span; None if the agent failed (the caller then runs the call bare)."""
+    """Start the span; None if the agent failed or a gateway's span already records this
+    model call (the caller then runs the call bare)."""
+    if spec.yields_to_owner and _get_value(MODEL_CALL_OWNED):
+        return None
     try:
         inputs = binder.bind(instance, args, kwargs)
         name, attributes, meta = spec.start(inputs, instance)
@@ -244,6 +259,20 @@ def _begin(spec: OpSpec, binder: _Binder, instance: Any, args: Any, kwargs: Any)
     except Exception:
         _log.error_once("op-start:" + spec.name, "starting the span of %s failed; the call runs untraced", spec.name)
         return None
+
+
+def _current(call: Call) -> Any:
+    """The context the call runs in: its span current (and, for a gateway, the model call owned)."""
+    ctx = _set_span_in_context(call.span)
+    if call.spec.owns_model_call:
+        ctx = otel_context.set_value(MODEL_CALL_OWNED, True, ctx)
+    return ctx
+
+
+def owned_model_call() -> Any:
+    """Attach a context in which SDK spans step aside (a gateway calling through untraced
+    because a tracer of its own records the call); ``otel_context.detach`` the token."""
+    return _attach(otel_context.set_value(MODEL_CALL_OWNED, True))
 
 
 def _complete(call: Call, result: Any) -> Any:
@@ -264,7 +293,7 @@ def _sync_wrapper(spec: OpSpec, binder: _Binder) -> Callable[..., Any]:
         call = _begin(spec, binder, instance, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        token = _attach(_set_span_in_context(call.span))
+        token = _attach(_current(call))
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -282,7 +311,7 @@ def _sync_wrapper(spec: OpSpec, binder: _Binder) -> Callable[..., Any]:
 
 
 async def _await_coroutine(call: Call, coro: Any) -> Any:
-    token = _attach(_set_span_in_context(call.span))
+    token = _attach(_current(call))
     try:
         result = await coro
     except BaseException as exc:
@@ -300,7 +329,7 @@ def _async_wrapper(spec: OpSpec, binder: _Binder) -> Callable[..., Any]:
         call = _begin(spec, binder, instance, args, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
-        token = _attach(_set_span_in_context(call.span))
+        token = _attach(_current(call))
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:

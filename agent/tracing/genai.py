@@ -292,6 +292,10 @@ def _finish_with_error(response: Response | None, operation: str) -> Response | 
 class GenAISpec(OpSpec):
     """An ``OpSpec`` that records one GenAI operation through an ``Extractor``."""
 
+    # Inside a gateway's model call (LiteLLM calling the OpenAI SDK) the gateway's span is
+    # the one LLM span: this SDK span steps aside (``calls.MODEL_CALL_OWNED``).
+    yields_to_owner = True
+
     def __init__(self, extractor: Extractor, accumulator: Any = None, name: str | None = None) -> None:
         super().__init__(name or "%s.%s" % (extractor.provider, extractor.operation), SpanKind.CLIENT, accumulator)
         self.extractor = extractor
