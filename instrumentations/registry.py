@@ -101,6 +101,21 @@ INSTRUMENTATIONS = (
         "ollama",
         ">=0.4,<1",
     ),
+    # litellm >= 1.110: completion/acompletion, embedding/aembedding and responses/aresponses
+    # are defined in dispatch modules (star-imported by litellm/__init__), text_completion in
+    # litellm.main; each is patched in its defining module. Router calls go through them.
+    (
+        "litellm",
+        (
+            "litellm.chat_completions.dispatch",
+            "litellm.embeddings.dispatch",
+            "litellm.responses.dispatch",
+            "litellm.main",
+        ),
+        "litellm.litellm",
+        "litellm",
+        ">=1.110,<2",
+    ),
     # new-integration: rows above this line
 )
 
