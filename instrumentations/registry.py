@@ -101,6 +101,17 @@ INSTRUMENTATIONS = (
         "ollama",
         ">=0.4,<1",
     ),
+    # google-genai >= 2.33 (measured by the matrix; the private per-request methods
+    # Models._generate_content[_stream] are patched): generate_content, its stream and
+    # embed_content, sync and async, chats, automatic function calling. google is a
+    # namespace package: trigger on the defining module.
+    (
+        "google_genai",
+        ("google.genai.models",),
+        "google_genai.google_genai",
+        "google-genai",
+        ">=2.33,<4",
+    ),
     # litellm >= 1.110: completion/acompletion, embedding/aembedding and responses/aresponses
     # are defined in dispatch modules (star-imported by litellm/__init__), text_completion in
     # litellm.main; each is patched in its defining module. Router calls go through them.
