@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from weave_agent.genai import (
+    Response,
     Usage,
     as_double,
     as_int,
@@ -213,15 +214,67 @@ def output_message(parts: list[Any], finish: str | None) -> dict[str, Any]:
     return message
 
 
-def embedding_dimensions(data: Any) -> int | None:
-    """``gen_ai.embeddings.dimension.count`` from an embeddings response's ``data``: the
-    first vector's length, a list of floats or (``encoding_format="base64"``) the base64
-    of little-endian float32s."""
-    if not data:
-        return None
-    vector = getattr(data[0], "embedding", None)
+
+def response_attributes(vendor: str, rid: Any, finishes: list[str], tier: Any, fingerprint: Any) -> dict[str, Any]:
+    """A completion's response attributes: its id, its finish reasons, and the service tier
+    and system fingerprint under the vendor's own names (``<vendor>.response.service_tier``,
+    ``<vendor>.response.system_fingerprint``)."""
+    attrs: dict[str, Any] = {}
+    if rid:
+        attrs["gen_ai.response.id"] = rid
+    if finishes:
+        attrs["gen_ai.response.finish_reasons"] = finishes
+    if tier:
+        attrs[vendor + ".response.service_tier"] = tier
+    if fingerprint:
+        attrs[vendor + ".response.system_fingerprint"] = fingerprint
+    return attrs
+
+
+def join_tool_call_deltas(tools: dict[int, list[Any]], calls: Any) -> None:
+    """Fold a chunk's ``delta.tool_calls`` into ``tools`` (tool-call index -> [id, name,
+    [argument pieces]]): the id and name when a piece carries them, the argument pieces in
+    order (joined when the stream ends). Runs per chunk: attribute reads and appends only."""
+    for call in calls:
+        entry = tools.get(call.index)
+        if entry is None:
+            entry = tools[call.index] = [None, None, []]
+        if call.id:
+            entry[0] = call.id
+        fn = call.function
+        if fn is not None:
+            if fn.name:
+                entry[1] = fn.name
+            if fn.arguments:
+                entry[2].append(fn.arguments)
+
+
+# --- embeddings ----------------------------------------------------------------------------
+
+
+def embeddings_request_attributes(inputs: dict[str, Any]) -> dict[str, Any]:
+    """``encoding_format`` and ``dimensions`` of an embeddings request."""
+    attrs: dict[str, Any] = {}
+    fmt = inputs.get("encoding_format")
+    if isinstance(fmt, str):
+        attrs["gen_ai.request.encoding_formats"] = [fmt]
+    dimensions = as_int(inputs.get("dimensions"))
+    if dimensions is not None:
+        attrs["gen_ai.embeddings.dimension.count"] = dimensions
+    return attrs
+
+
+def embeddings_response(output: Any) -> Response:
+    """An embeddings response: the vectors' size (the first vector's length, a list of
+    floats or, with ``encoding_format="base64"``, the base64 of little-endian float32s), the
+    input tokens, the model."""
+    attrs: dict[str, Any] = {}
+    data = getattr(output, "data", None)
+    vector = getattr(data[0], "embedding", None) if data else None
     if isinstance(vector, list):
-        return len(vector)
-    if isinstance(vector, str):
-        return (len(vector) * 3 // 4 - vector[-2:].count("=")) // 4
-    return None
+        attrs["gen_ai.embeddings.dimension.count"] = len(vector)
+    elif isinstance(vector, str):
+        attrs["gen_ai.embeddings.dimension.count"] = (len(vector) * 3 // 4 - vector[-2:].count("=")) // 4
+    counts = getattr(output, "usage", None)
+    return Response(attrs, Usage(_get(counts, "prompt_tokens")) if counts is not None else None,
+                    getattr(output, "model", None))

@@ -20,8 +20,6 @@ from weave_agent.genai import (
     Extractor,
     Request,
     Response,
-    Usage,
-    as_int,
     parse_arguments,
     reasoning_part,
     server_of,
@@ -33,11 +31,13 @@ from weave_agent.genai import text_part as _text
 from weave_agent.genai import tool_call_part as _tool_call
 
 from ..openai_compatible import (
-    embedding_dimensions,
+    embeddings_request_attributes,
+    embeddings_response,
     finish_reason,
     input_messages,
     output_message,
     output_type,
+    response_attributes,
     sampling_attributes,
     tool_definitions,
     usage,
@@ -189,17 +189,9 @@ class ChatExtractor(_GroqExtractor):
 
 
 def _response_attrs(rid: Any, request_id: Any, tier: Any, fingerprint: Any, finishes: list[str]) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    if rid:
-        attrs["gen_ai.response.id"] = rid
-    if finishes:
-        attrs["gen_ai.response.finish_reasons"] = finishes
+    attrs = response_attributes("groq", rid, finishes, tier, fingerprint)
     if request_id:
         attrs["groq.request_id"] = request_id  # x_groq.id: what Groq support asks for
-    if tier:
-        attrs["groq.response.service_tier"] = tier
-    if fingerprint:
-        attrs["groq.response.system_fingerprint"] = fingerprint
     return attrs
 
 
@@ -209,17 +201,7 @@ class EmbeddingsExtractor(_GroqExtractor):
     operation = "embeddings"
 
     def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
-        attrs: dict[str, Any] = {}
-        fmt = inputs.get("encoding_format")
-        if isinstance(fmt, str):
-            attrs["gen_ai.request.encoding_formats"] = [fmt]
-        return _request(inputs.get("model"), attrs, None, instance)
+        return _request(inputs.get("model"), embeddings_request_attributes(inputs), None, instance)
 
     def read(self, output: Any, capture: bool) -> Response:
-        attrs: dict[str, Any] = {}
-        dimensions = embedding_dimensions(getattr(output, "data", None))
-        if dimensions is not None:
-            attrs["gen_ai.embeddings.dimension.count"] = dimensions
-        counts = getattr(output, "usage", None)
-        tokens = as_int(_get(counts, "prompt_tokens")) if counts is not None else None
-        return Response(attrs, Usage(tokens) if tokens is not None else None, getattr(output, "model", None))
+        return embeddings_response(output)

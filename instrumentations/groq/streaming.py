@@ -33,6 +33,8 @@ from weave_agent import _log, streams
 from weave_agent.export import telemetry
 from weave_agent.streams import Accumulator
 
+from ..openai_compatible import join_tool_call_deltas
+
 # --- the SDK's classes, imported on first use ----------------------------------------------
 
 
@@ -123,18 +125,8 @@ class GroqChatAcc:
         reasoning = getattr(delta, "reasoning", None)
         if reasoning:
             c.reasoning.append(reasoning)
-        for call in delta.tool_calls or ():
-            entry = c.tools.get(call.index)
-            if entry is None:
-                entry = c.tools[call.index] = [None, None, []]
-            if call.id:
-                entry[0] = call.id
-            fn = call.function
-            if fn is not None:
-                if fn.name:
-                    entry[1] = fn.name
-                if fn.arguments:
-                    entry[2].append(fn.arguments)
+        if delta.tool_calls:
+            join_tool_call_deltas(c.tools, delta.tool_calls)
         for tool in getattr(delta, "executed_tools", None) or ():
             c.executed.append((tool.type, tool.arguments, tool.output))
 

@@ -23,7 +23,6 @@ from weave_agent.genai import (
     Request,
     Response,
     Usage,
-    as_int,
     reasoning_part,
     server_of,
     server_tool_call_part,
@@ -35,7 +34,12 @@ from weave_agent.genai import text_part as _text
 from weave_agent.genai import tool_call_part as _tool_call
 
 from ..openai_compatible import content_parts as _content_parts
-from ..openai_compatible import embedding_dimensions, sampling_attributes
+from ..openai_compatible import (
+    embeddings_request_attributes,
+    embeddings_response,
+    response_attributes,
+    sampling_attributes,
+)
 from ..openai_compatible import finish_reason as _finish
 from ..openai_compatible import input_messages as _chat_input
 from ..openai_compatible import output_message as _out_message
@@ -151,16 +155,7 @@ def _responses_input(instructions: Any, inp: Any) -> tuple[list[Any], list[Any]]
 
 
 def _chat_response_attrs(rid: Any, tier: Any, fingerprint: Any, finishes: list[str]) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    if rid:
-        attrs["gen_ai.response.id"] = rid
-    if finishes:
-        attrs["gen_ai.response.finish_reasons"] = finishes
-    if tier:
-        attrs["openai.response.service_tier"] = tier
-    if fingerprint:
-        attrs["openai.response.system_fingerprint"] = fingerprint
-    return attrs
+    return response_attributes("openai", rid, finishes, tier, fingerprint)
 
 
 class _OpenAIExtractor(Extractor):
@@ -408,23 +403,10 @@ class EmbeddingsExtractor(_OpenAIExtractor):
     operation = "embeddings"
 
     def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
-        attrs: dict[str, Any] = {}
-        fmt = inputs.get("encoding_format")
-        if isinstance(fmt, str):
-            attrs["gen_ai.request.encoding_formats"] = [fmt]
-        dimensions = as_int(inputs.get("dimensions"))
-        if dimensions is not None:
-            attrs["gen_ai.embeddings.dimension.count"] = dimensions
-        return _request(inputs.get("model"), attrs, None, instance)
+        return _request(inputs.get("model"), embeddings_request_attributes(inputs), None, instance)
 
     def read(self, output: Any, capture: bool) -> Response:
-        attrs: dict[str, Any] = {}
-        dimensions = embedding_dimensions(getattr(output, "data", None))
-        if dimensions is not None:
-            attrs["gen_ai.embeddings.dimension.count"] = dimensions
-        usage = getattr(output, "usage", None)
-        counts = Usage(_get(usage, "prompt_tokens")) if usage is not None else None
-        return Response(attrs, counts, getattr(output, "model", None))
+        return embeddings_response(output)
 
 
 # --- legacy completions --------------------------------------------------------------------

@@ -24,6 +24,8 @@ from weave_agent import _log, streams
 from weave_agent.export import telemetry
 from weave_agent.streams import Accumulator
 
+from ..openai_compatible import join_tool_call_deltas
+
 # --- the SDK's classes, imported on first use ----------------------------------------------
 
 
@@ -112,18 +114,7 @@ def _chat_step(acc: _ChatAcc, chunk: Any) -> _ChatAcc:
             c.refusal.append(refusal)
         calls = delta.tool_calls
         if calls:
-            for call in calls:
-                t = c.tools.get(call.index)
-                if t is None:
-                    t = c.tools[call.index] = [None, None, []]
-                if call.id:
-                    t[0] = call.id
-                fn = call.function
-                if fn is not None:
-                    if fn.name:
-                        t[1] = fn.name
-                    if fn.arguments:
-                        t[2].append(fn.arguments)
+            join_tool_call_deltas(c.tools, calls)
     return acc
 
 
