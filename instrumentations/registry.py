@@ -81,16 +81,6 @@ INSTRUMENTATIONS = (
         "groq",
         ">=0.9,<2",
     ),
-    # cohere >= 5.11 (ClientV2; measured by the matrix): v2 chat, chat_stream, embed, rerank
-    # in cohere.v2.client, v1 chat, chat_stream, embed, rerank in cohere.base_client, and
-    # Client.embed's thread pool (cohere.client). cohere/__init__ is lazy: the defining modules.
-    (
-        "cohere",
-        ("cohere.v2.client", "cohere.base_client", "cohere.client"),
-        "cohere.cohere",
-        "cohere",
-        ">=5.11,<8",
-    ),
     # ollama >= 0.4 (typed responses): Client/AsyncClient chat, generate, embed, embeddings,
     # defined in ollama._client (the submodule; the attribute ollama._client is the default
     # client). Patched when it has executed, before ollama/__init__ binds ollama.chat & co.
@@ -100,6 +90,26 @@ INSTRUMENTATIONS = (
         "ollama.ollama",
         "ollama",
         ">=0.4,<1",
+    ),
+    # botocore >= 1.34.116 (Converse and ConverseStream appeared there): every AWS call goes
+    # through BaseClient._make_api_call in botocore.client (imported by import boto3); the
+    # patch acts for bedrock-runtime's Converse/ConverseStream/InvokeModel(WithResponseStream).
+    (
+        "bedrock",
+        ("botocore.client",),
+        "bedrock.bedrock",
+        "botocore",
+        ">=1.34.116,<2",
+    ),
+    # cohere >= 5.11 (ClientV2; measured by the matrix): v2 chat, chat_stream, embed, rerank
+    # in cohere.v2.client, v1 chat, chat_stream, embed, rerank in cohere.base_client, and
+    # Client.embed's thread pool (cohere.client). cohere/__init__ is lazy: the defining modules.
+    (
+        "cohere",
+        ("cohere.v2.client", "cohere.base_client", "cohere.client"),
+        "cohere.cohere",
+        "cohere",
+        ">=5.11,<8",
     ),
     # google-genai >= 2.33 (measured by the matrix; the private per-request methods
     # Models._generate_content[_stream] are patched): generate_content, its stream and
