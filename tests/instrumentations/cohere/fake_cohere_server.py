@@ -173,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
+        if status == 429:
+            self.send_header("retry-after-ms", "10")  # how long the SDK waits before its retry
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
