@@ -73,6 +73,8 @@ EXTRAS = {"anthropic": "[bedrock,vertex]"}
 ALSO_NEEDS = {
     "mistral": ("google-auth", "requests"),
     "langchain": ("langchain-openai", "langchain-anthropic", "langgraph", "numpy"),
+    # bedrock: the tests drive botocore through boto3, and AnthropicBedrock (signs with botocore)
+    "bedrock": ("boto3", "anthropic"),
 }
 
 # Packages left out of the constraints for a given instrumentation: those whose compatible
@@ -81,6 +83,8 @@ ALSO_NEEDS = {
 # generation, and they in turn choose the openai and anthropic SDKs they were made for.
 MOVES_WITH = {
     "openai": ("httpx",),
+    # boto3 pins botocore to its own minor release, and s3transfer to boto3's
+    "bedrock": ("boto3", "s3transfer"),
     "anthropic": (),
     # mistralai 2.0 pins opentelemetry-semantic-conventions <0.61, which pins its
     # opentelemetry-api: the OpenTelemetry packages (the agent's too) and what they pin resolve against it.
