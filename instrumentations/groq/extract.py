@@ -140,7 +140,7 @@ class ChatExtractor(_GroqExtractor):
         groq = getattr(output, "x_groq", None)
         attrs = _response_attrs(
             getattr(output, "id", None),
-            getattr(groq, "id", None),
+            _get(groq, "id"),  # a model, or a dict on SDK releases that do not declare x_groq
             getattr(output, "service_tier", None),
             getattr(output, "system_fingerprint", None),
             finishes,
@@ -155,7 +155,7 @@ class ChatExtractor(_GroqExtractor):
             if getattr(msg, "reasoning", None):
                 parts.append(reasoning_part(msg.reasoning))
             for tool in getattr(msg, "executed_tools", None) or ():
-                _executed(parts, tool.type, tool.arguments, tool.output)
+                _executed(parts, _get(tool, "type"), _get(tool, "arguments"), _get(tool, "output"))
             if msg.content:
                 parts.append(_text(msg.content))
             for call in msg.tool_calls or ():

@@ -31,6 +31,7 @@ from typing import Any
 
 from weave_agent import _log, streams
 from weave_agent.export import telemetry
+from weave_agent.genai import field
 from weave_agent.streams import Accumulator
 
 from ..openai_compatible import join_tool_call_deltas
@@ -100,11 +101,11 @@ class GroqChatAcc:
             self.fingerprint = getattr(chunk, "system_fingerprint", None)
         usage = getattr(chunk, "usage", None)  # stream_options={"include_usage": True}: the extra last chunk
         groq = getattr(chunk, "x_groq", None)
-        if groq is not None:
+        if groq is not None:  # a model, or a dict on SDK releases that do not declare it
             if self.request_id is None:
-                self.request_id = groq.id
+                self.request_id = field(groq, "id")
             if usage is None:
-                usage = groq.usage  # the last chunk's, always sent
+                usage = field(groq, "usage")  # the last chunk's, always sent
         if usage is not None:
             self.usage = _frozen(usage)
         for choice in getattr(chunk, "choices", None) or ():
@@ -128,7 +129,7 @@ class GroqChatAcc:
         if delta.tool_calls:
             join_tool_call_deltas(c.tools, delta.tool_calls)
         for tool in getattr(delta, "executed_tools", None) or ():
-            c.executed.append((tool.type, tool.arguments, tool.output))
+            c.executed.append((field(tool, "type"), field(tool, "arguments"), field(tool, "output")))
 
     def ordered(self) -> list[ChoiceState]:
         return [self.choices[i] for i in sorted(self.choices)]
