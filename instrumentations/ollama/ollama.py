@@ -29,14 +29,13 @@ without a model, pydantic's ``ValidationError`` for a malformed request).
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
 
 from weave_agent.genai import Extractor, genai_op
 from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
 from weave_agent.streams import Accumulator
 
 from .default_client import PACKAGE, DefaultClientPatcher
-from .extract import ChatExtractor, EmbedExtractor, EmbeddingsExtractor, GenerateExtractor
+from .extract import ChatExtractor, EmbeddingsExtractor, EmbedExtractor, GenerateExtractor
 from .streaming import STREAM_ACCUMULATOR
 
 CLIENT_MODULE = "ollama._client"
