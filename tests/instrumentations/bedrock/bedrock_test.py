@@ -511,7 +511,7 @@ def test_other_services_untraced(traced: Any) -> None:
                                                      fake_bedrock.RawBody(b'{"modelSummaries": []}')))
     assert control.list_foundation_models()["modelSummaries"] == []
     assert seen and traced.finished() == []
-    routes = vars(botocore.client.BaseClient)["_make_api_call"]._weave_routes
+    routes = vars(botocore.client.BaseClient)["_make_api_call"]._self_weave_routes
     assert set(routes) == {"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"}
 
 
