@@ -83,6 +83,7 @@ ALSO_NEEDS = {
 # generation, and they in turn choose the openai and anthropic SDKs they were made for.
 MOVES_WITH = {
     "openai": ("httpx",),
+    "groq": ("httpx",),
     # boto3 pins botocore to its own minor release, and s3transfer to boto3's
     "bedrock": ("boto3", "s3transfer"),
     "anthropic": (),
