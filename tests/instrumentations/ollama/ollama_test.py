@@ -291,6 +291,9 @@ with replay.use_cassette("chat.yaml"):
 with replay.use_cassette("chat_stream.yaml"):
     for part in ollama.chat(**rec.SCENARIOS["chat_stream"].kwargs):
         pass
+with replay.use_cassette("generate_stream.yaml"):
+    left_open = ollama.generate(**rec.SCENARIOS["generate_stream"].kwargs)
+    next(left_open)  # still open when the interpreter exits
 print(json.dumps({{"bound_through_the_patch": type(ollama.chat).__name__,
                   "submodule_patched": hasattr(vars(sys.modules["ollama._client"].Client)["chat"], "__wrapped__")}}))
 """
@@ -321,9 +324,15 @@ def test_module_level_functions_imported_after_the_agent_started(tmp_path: Path)
     result = run_python(args=("-m", "weave_agent", "python", str(app)), cwd=tmp_path, timeout=90,
                         env={"WEAVE_AGENT_TRACES_DIR": str(traces), "WEAVE_AGENT_QUIET": "true"}).check()
     assert result.json() == {"bound_through_the_patch": "_BoundOpWrapper", "submodule_patched": True}
-    found = [(s["name"], s["attributes"].get("gen_ai.provider.name"), s["attributes"].get("gen_ai.request.stream"),
-              int(s["attributes"]["gen_ai.usage.output_tokens"])) for s in _file_spans(traces)]
-    assert found == [(f"chat {CHAT}", "ollama", None, 6), (f"chat {CHAT}", "ollama", True, 6)]
+    spans = _file_spans(traces)
+    found = [(s["name"], s["attributes"].get("gen_ai.request.stream"), s["attributes"].get("gen_ai.usage.output_tokens"),
+              s["attributes"].get("weave_agent.stream.end_reason")) for s in spans]
+    assert found == [
+        (f"chat {CHAT}", None, "6", None),  # OTLP-JSON writes 64-bit ints as strings
+        (f"chat {CHAT}", True, "6", "exhausted"),
+        (f"text_completion {CHAT}", True, None, "interpreter_exit"),  # ended once, at exit, without usage
+    ]
+    assert all(s["attributes"]["gen_ai.provider.name"] == "ollama" for s in spans)
 
 
 # -- streams ----------------------------------------------------------------------------------
@@ -656,6 +665,32 @@ def test_request_refused_without_a_model(traced: Any) -> None:
     span = traced.one("chat")
     assert span.attributes["error.type"] == type(caught.value).__name__
     assert "gen_ai.request.model" not in span.attributes
+
+
+# -- nothing leaves the machine ----------------------------------------------------------------
+
+
+def test_nothing_leaves_the_machine(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every scenario, sync and async, with the agent on: no socket connects and no name is
+    resolved (the cassettes answer in-process; the agent and the SDK send nothing else)."""
+    attempts: list[Any] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(args)
+        raise OSError("the network is off in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    for name, scenario in SCENARIOS.items():
+        for mode in MODES:
+            try:
+                consume(name, mode) if scenario.streaming else call(name, mode)
+            except ollama.ResponseError:
+                assert scenario.error
+    assert attempts == []
+    assert len(traced.finished()) == 2 * len(SCENARIOS)
 
 
 # -- secrets, metrics, capture off ------------------------------------------------------------
