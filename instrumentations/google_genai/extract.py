@@ -175,7 +175,7 @@ def part_of(part: Any) -> dict[str, Any]:
 def _is_content(item: Any) -> bool:
     if isinstance(item, dict):
         return "parts" in item or "role" in item
-    return type(item).__name__ == "Content"
+    return any(c.__name__ == "Content" for c in type(item).__mro__)  # UserContent, ModelContent too
 
 
 def _message(role: Any, parts: list[dict[str, Any]]) -> dict[str, Any]:
