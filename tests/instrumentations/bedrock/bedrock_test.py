@@ -202,6 +202,10 @@ def test_converse_tools_and_results(traced: Any, client: Any) -> None:
 def test_converse_cached_tokens(traced: Any, client: Any) -> None:
     client.converse(modelId="us.anthropic.claude-cache-test-v1:0", messages=_messages())
     attrs = traced.one().attributes
+    if "cacheReadInputTokens" not in client.meta.service_model.shape_for("TokenUsage").members:
+        # an older botocore whose service model predates prompt caching drops the counts
+        assert attrs["gen_ai.usage.input_tokens"] == 12 and "gen_ai.usage.cache_read.input_tokens" not in attrs
+        return
     # Bedrock's inputTokens leave out the cached ones; the conventions' input tokens include them
     assert attrs["gen_ai.usage.input_tokens"] == 12 + 100 + 20
     assert attrs["gen_ai.usage.cache_read.input_tokens"] == 100
