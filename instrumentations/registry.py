@@ -101,15 +101,16 @@ INSTRUMENTATIONS = (
         "botocore",
         ">=1.34.116,<2",
     ),
-    # cohere >= 5.11 (ClientV2; measured by the matrix): v2 chat, chat_stream, embed, rerank
-    # in cohere.v2.client, v1 chat, chat_stream, embed, rerank in cohere.base_client, and
+    # cohere >= 5.12: 5.11.x requires sagemaker and boto3 and did not resolve against the test
+    # environment in the matrix (untestable, so not admitted); 5.12 has ClientV2 with chat,
+    # chat_stream, embed, rerank. v2 methods in cohere.v2.client, v1 chat, chat_stream, embed, rerank in cohere.base_client, and
     # Client.embed's thread pool (cohere.client). cohere/__init__ is lazy: the defining modules.
     (
         "cohere",
         ("cohere.v2.client", "cohere.base_client", "cohere.client"),
         "cohere.cohere",
         "cohere",
-        ">=5.11,<8",
+        ">=5.12,<8",
     ),
     # google-genai >= 2.33 (measured by the matrix; the private per-request methods
     # Models._generate_content[_stream] are patched): generate_content, its stream and
@@ -136,6 +137,16 @@ INSTRUMENTATIONS = (
         "litellm.litellm",
         "litellm",
         ">=1.110,<2",
+    ),
+    # openai-agents: the SDK's span objects (SpanImpl/NoOpSpan in agents.tracing.spans, the
+    # steps of a run whether its own tracing is on or off) and AgentRunner.run/run_streamed
+    # (agents.run); each module patched when it is imported. Model calls: the openai row.
+    (
+        "openai_agents",
+        ("agents.tracing.spans", "agents.run"),
+        "openai_agents.openai_agents",
+        "openai-agents",
+        ">=0.24,<1",
     ),
     # new-integration: rows above this line
 )
