@@ -103,8 +103,9 @@ INSTRUMENTATIONS = (
     ),
     # cohere >= 5.12: 5.11.x requires sagemaker and boto3 and did not resolve against the test
     # environment in the matrix (untestable, so not admitted); 5.12 has ClientV2 with chat,
-    # chat_stream, embed, rerank. v2 methods in cohere.v2.client, v1 chat, chat_stream, embed, rerank in cohere.base_client, and
-    # Client.embed's thread pool (cohere.client). cohere/__init__ is lazy: the defining modules.
+    # chat_stream, embed, rerank. v2 methods in cohere.v2.client, v1 chat, chat_stream, embed,
+    # rerank in cohere.base_client, and Client.embed's thread pool (cohere.client).
+    # cohere/__init__ is lazy: the defining modules are the triggers.
     (
         "cohere",
         ("cohere.v2.client", "cohere.base_client", "cohere.client"),

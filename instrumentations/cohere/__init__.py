@@ -1,4 +1,4 @@
-"""Cohere (``cohere`` >= 5.?, < 8): v2 chat, chat_stream, embed, rerank and v1 chat,
+"""Cohere (``cohere`` >= 5.12, < 8): v2 chat, chat_stream, embed, rerank and v1 chat,
 chat_stream, embed, rerank, sync and async.
 
 ``cohere.py`` holds ``cohere_patcher`` (and why a client's rebound ``chat`` stays traced),

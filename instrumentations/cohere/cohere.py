@@ -1,4 +1,4 @@
-"""Cohere SDK (``cohere`` 7.x, Fern-generated, on httpx): what its calls say, in GenAI terms.
+"""Cohere SDK (``cohere`` >= 5.12, < 8, Fern-generated, on httpx): what its calls say, in GenAI terms.
 
 Patched, sync and async (one span per public call, provider ``cohere``; ``aws.bedrock``
 for the Bedrock clients):

@@ -324,14 +324,13 @@ def test_api_error_reaches_the_app_unchanged(traced: Any, mode: str) -> None:
     assert point.attributes["error.type"] == "400"
 
 
-def test_the_very_exception_object(traced: Any) -> None:
+def test_the_very_exception_object(spans: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A spy under the agent's wrapper keeps the exception the SDK raised; the app gets that
+    # very object (not wrapped, not copied).
+    from weave_agent import patch, unpatch
+
     seen: list[BaseException] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, json={"message": "invalid api token"})
-
-    co = cohere.ClientV2(api_key=rec.API_KEY, httpx_client=httpx.Client(transport=httpx.MockTransport(handler)))
-    original = v2_client.RawV2Client.chat
+    original = vars(v2_client.V2Client)["chat"]
 
     def spy(self: Any, **kwargs: Any) -> Any:
         try:
@@ -340,14 +339,19 @@ def test_the_very_exception_object(traced: Any) -> None:
             seen.append(exc)
             raise
 
-    v2_client.RawV2Client.chat = spy  # type: ignore[method-assign]
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"message": "invalid api token"})
+
+    monkeypatch.setattr(v2_client.V2Client, "chat", spy)
+    patch(cohere=True)
     try:
-        with pytest.raises(cohere.errors.UnauthorizedError) as info:
+        co = cohere.ClientV2(api_key=rec.API_KEY, httpx_client=httpx.Client(transport=httpx.MockTransport(handler)))
+        with pytest.raises(cohere.core.ApiError) as info:
             co.chat(model=rec.CHAT_MODEL, messages=[{"role": "user", "content": "hi"}])
     finally:
-        v2_client.RawV2Client.chat = original  # type: ignore[method-assign]
-    assert info.value is seen[0]  # not wrapped, not copied
-    assert traced.one("chat " + rec.CHAT_MODEL).attributes["error.type"] == "401"
+        unpatch("cohere")
+    assert info.value is seen[0]
+    assert spans.one("chat " + rec.CHAT_MODEL).attributes["error.type"] == "401"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -563,8 +567,8 @@ def test_version_range_and_decline(spans: Any, monkeypatch: pytest.MonkeyPatch,
     row = builtin()["cohere"]
     assert row.triggers == cohere_mod.TRIGGERS
     assert row.distribution == "cohere"
-    assert supports(row, "7.3.1") and supports(row, "5.11.0")
-    assert supports(row, "5.10.0") is False and supports(row, "8.0.0") is False
+    assert supports(row, "7.3.1") and supports(row, "5.12.0")
+    assert supports(row, "5.11.4") is False and supports(row, "8.0.0") is False
 
     original = vars(v2_client.V2Client)["chat"]
     monkeypatch.setattr(arming, "installed_version", lambda dist: "8.0.0" if dist == "cohere" else None)
@@ -573,7 +577,7 @@ def test_version_range_and_decline(spans: Any, monkeypatch: pytest.MonkeyPatch,
     try:
         assert vars(v2_client.V2Client)["chat"] is original
         lines = [r.getMessage() for r in caplog.records if "cohere" in r.getMessage()]
-        assert lines == ["weave-agent: cohere 8.0.0 is not supported (supported: >=5.11,<8): not patched"]
+        assert lines == ["weave-agent: cohere 8.0.0 is not supported (supported: >=5.12,<8): not patched"]
         with ct.replay("chat"):
             rec.make_client().chat(**SCENARIOS["chat"].kwargs)
         assert spans.finished() == []
