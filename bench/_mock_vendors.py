@@ -137,3 +137,71 @@ def mock_transport(body: bytes, headers: dict[str, str]) -> httpx2.MockTransport
 
 
 MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
+
+
+# --- AWS Bedrock (botocore): the same answers in the service's own encodings --------------------
+
+
+def _eventstream_message(event_type: str, payload: Any) -> bytes:
+    """One message of AWS's binary event-stream encoding (prelude, headers, JSON payload, CRC32s)."""
+    import binascii
+    import struct
+
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    headers = b""
+    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
+        headers += struct.pack("!B", len(name)) + name.encode() + b"\x07" + struct.pack("!H", len(value)) + value.encode()
+    prelude = struct.pack("!II", 12 + len(headers) + len(raw) + 4, len(headers))
+    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    body = prelude + headers + raw
+    return body + struct.pack("!I", binascii.crc32(body) & 0xFFFFFFFF)
+
+
+def bedrock_bodies() -> tuple[bytes, bytes, int]:
+    """A ``Converse`` answer (200 output tokens) and a ``ConverseStream`` of 1,000 events."""
+    body = {"output": {"message": {"role": "assistant", "content": [{"text": _text(200)}]}}, "stopReason": "end_turn",
+            "usage": {"inputTokens": 38, "outputTokens": 200, "totalTokens": 238}, "metrics": {"latencyMs": 900}}
+    # messageStart + 997 deltas + messageStop + metadata (usage) = 1,000 events
+    events = [_eventstream_message("messageStart", {"role": "assistant"})]
+    events += [_eventstream_message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": t}})
+               for t in _tokens(STREAM_CHUNKS - 3)]
+    events.append(_eventstream_message("messageStop", {"stopReason": "end_turn"}))
+    events.append(_eventstream_message("metadata", {"usage": {"inputTokens": 38, "outputTokens": 997,
+                                                              "totalTokens": 1035}, "metrics": {"latencyMs": 900}}))
+    return json.dumps(body).encode(), b"".join(events), STREAM_CHUNKS
+
+
+class BotocoreRaw:
+    """The part of urllib3's response botocore reads (``read``, ``stream``, ``close``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._pos = data, 0
+
+    def read(self, amt: int | None = None) -> bytes:
+        end = len(self._data) if amt is None else min(len(self._data), self._pos + amt)
+        out, self._pos = self._data[self._pos:end], end
+        return out
+
+    def stream(self, amt: int = 1024, decode_content: Any = None) -> Any:
+        while True:
+            data = self.read(amt)
+            if not data:
+                return
+            yield data
+
+    def close(self) -> None:
+        pass
+
+
+def before_send(answers: dict[str, tuple[bytes, str]]) -> Any:
+    """A botocore ``before-send`` handler: ``answers`` maps the URL's last path segment
+    (``converse``, ``converse-stream``, ``ListBuckets``'s ``/``) to (body, content type);
+    botocore's own parsers read it. Nothing is sent."""
+    from botocore.awsrequest import AWSResponse
+
+    def handler(request: Any, **kwargs: Any) -> Any:
+        body, content_type = answers[request.url.rstrip("/").rsplit("/", 1)[-1]]
+        headers = {"Content-Type": content_type, "Content-Length": str(len(body))}
+        return AWSResponse(request.url, 200, headers, BotocoreRaw(body))
+
+    return handler

@@ -52,6 +52,8 @@ for _k in list(os.environ):
 import httpx2  # noqa: E402
 import wrapt  # noqa: E402
 from _mock_vendors import (  # noqa: E402
+    bedrock_bodies,
+    before_send,
     JSON_HEADERS,
     MESSAGES,
     QUESTION,
@@ -128,6 +130,12 @@ class Vendor:
 
     async def astream(self) -> Any:
         raise NotImplementedError
+
+    def feed(self, inner: Any, prebuilt: list[Any]) -> None:
+        """Make the SDK stream ``inner`` (opened, not yet read) yield ``prebuilt`` instead of
+        parsing its HTTP body."""
+        inner.response.close()
+        setattr(inner, self.iter_attr, iter(prebuilt))
 
 
 class OpenAIVendor(Vendor):
@@ -239,7 +247,56 @@ class MistralVendor(Vendor):
         return result.choices[0].message.content
 
 
+class BedrockVendor(Vendor):
+    """AWS Bedrock through boto3: botocore's real serializer, signer and parsers, answered by a
+    ``before-send`` handler (nothing is sent). The patched target is botocore's
+    ``BaseClient._make_api_call``, which every AWS call goes through (the cost for the other
+    services: ``bench/bedrock_other_calls.py``)."""
+
+    name = "bedrock"
+    sync_call_label = "client.converse"
+    stream_label = "client.converse_stream"
+
+    def __init__(self) -> None:
+        import boto3
+        import botocore.client
+
+        body, events, self.chunks = bedrock_bodies()
+        self.client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="AKIABENCHNOTAKEY0001",
+                                   aws_secret_access_key="bench-not-a-secret")
+        self.client.meta.events.register_first("before-send.bedrock-runtime.*", before_send({
+            "converse": (body, "application/json"),
+            "converse-stream": (events, "application/vnd.amazon.eventstream")}))
+        self.mod = botocore.client
+        self.params = {"modelId": "anthropic.claude-3-5-haiku-20241022-v1:0",
+                       "messages": [{"role": "user", "content": [{"text": QUESTION}]}],
+                       "system": [{"text": SYSTEM}], "inferenceConfig": {"temperature": 0.2, "maxTokens": 256}}
+        # the patched target's own arguments (the agent-alone measurement calls it with them)
+        self.kwargs = {"operation_name": "Converse", "api_params": self.params}
+
+    def targets(self) -> list[tuple[type, str]]:
+        return [(self.mod.BaseClient, "_make_api_call")]
+
+    def resource(self) -> Any:
+        return self.client
+
+    def call(self) -> Any:
+        return self.client.converse(**self.params)
+
+    def stream(self) -> Any:
+        return self.client.converse_stream(**self.params)["stream"]
+
+    def feed(self, inner: Any, prebuilt: list[Any]) -> None:
+        inner._raw_stream.close()
+        inner._event_generator = iter(prebuilt)
+        inner._parse_event = lambda event: event  # the prebuilt events are parsed already
+
+    def text_of(self, result: Any) -> str:
+        return result["output"]["message"]["content"][0]["text"]
+
+
 VENDORS: dict[str, type[Vendor]] = {"openai": OpenAIVendor, "anthropic": AnthropicVendor, "mistral": MistralVendor}
+VENDORS["bedrock"] = BedrockVendor
 
 
 class NotAvailable(Exception):
@@ -617,8 +674,7 @@ def run_vendor(vendor: Vendor, args: argparse.Namespace, proc: CountingBatchProc
         proxy and accumulator (the span still ends, with the output rebuilt from them)."""
         s = vendor.stream()
         inner = getattr(s, "__wrapped__", s)
-        inner.response.close()
-        setattr(inner, vendor.iter_attr, iter(prebuilt))
+        vendor.feed(inner, prebuilt)
         t0 = clock()
         n = consume(s)
         return (clock() - t0) / n
@@ -849,7 +905,7 @@ def write_docs(section: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (about 30 s); noisier; no docs")
-    parser.add_argument("--vendor", choices=("openai", "anthropic", "mistral", "all"), default="all")
+    parser.add_argument("--vendor", choices=(*VENDORS, "all"), default="all")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/benchmarks.md")
     parser.add_argument("--content", choices=("on", "off"), default="on",
