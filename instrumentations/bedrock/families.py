@@ -26,7 +26,6 @@ from typing import Any
 
 from weave_agent.genai import (
     INPUT_MESSAGES,
-    OUTPUT_MESSAGES,
     SYSTEM_INSTRUCTIONS,
     TOOL_DEFINITIONS,
     as_double,

@@ -22,8 +22,7 @@ from typing import Any
 import boto3
 import botocore.client
 import pytest
-from botocore.eventstream import EventStream
-from botocore.eventstream import NoInitialResponseError
+from botocore.eventstream import EventStream, NoInitialResponseError
 from botocore.exceptions import ClientError, EventStreamError
 from botocore.response import StreamingBody
 from opentelemetry.trace import SpanKind, StatusCode
