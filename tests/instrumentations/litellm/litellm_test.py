@@ -35,6 +35,13 @@ fakes = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = fakes
 spec.loader.exec_module(fakes)
 
+cspec = importlib.util.spec_from_file_location("weave_tests_litellm_cassettes_test", HERE / "litellm_cassettes_test.py")
+assert cspec is not None and cspec.loader is not None
+ct = sys.modules.get(cspec.name) or importlib.util.module_from_spec(cspec)
+if cspec.name not in sys.modules:
+    sys.modules[cspec.name] = ct
+    cspec.loader.exec_module(ct)
+
 KEY = "sk-test-litellm-000000000000"
 ANTHROPIC_KEY = "sk-ant-test-litellm-0000000000"
 AZURE_VERSION = "2024-10-21"
@@ -102,6 +109,35 @@ def token_total(spans: Any, direction: str = "input") -> int:
 
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].split("/")[0])
+
+
+# -- every cassette, replayed under the agent -------------------------------------------------
+
+ROUTED = {"openai": "openai", "azure": "azure.ai.openai", "anthropic": "anthropic"}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("name", sorted(ct.SCENARIOS))
+def test_cassette_one_span_per_call(traced: Any, name: str, mode: str) -> None:
+    """Whatever the route (LiteLLM's client.post, the OpenAI SDK's with_raw_response, its own
+    HTTP client), one LiteLLM span and at most one span with usage, fed to the metric once."""
+    scenario = ct.SCENARIOS[name]
+    result = ct.call(name, mode)
+    finished = traced.finished()
+    assert len(finished) == 1, [s.name for s in finished]
+    span = finished[0]
+    assert span.attributes["gen_ai.provider.name"] == ROUTED[scenario.target]
+    assert span.attributes["litellm.request.model"] == scenario.kwargs["model"]
+    if scenario.error:
+        assert span.status.status_code == StatusCode.ERROR and span.attributes["error.type"] == "401"
+        assert usage_spans(traced) == []
+        return
+    assert len(usage_spans(traced)) == 1
+    usage = [c.usage for c in result if getattr(c, "usage", None)][-1] if scenario.streaming else result.usage
+    expected = getattr(usage, "prompt_tokens", None) or getattr(usage, "input_tokens", None)
+    assert span.attributes["gen_ai.usage.input_tokens"] == expected
+    if scenario.function != "embedding":
+        assert token_total(traced) == expected
 
 
 # -- chat: the exact span, per route --------------------------------------------------------
