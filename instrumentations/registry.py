@@ -150,6 +150,25 @@ INSTRUMENTATIONS = (
         ">=0.24,<1",
     ),
     # new-integration: rows above this line
+    # mcp >= 2.0 (the 2.x dispatcher architecture: ClientSession on a Dispatcher, the SDK's own
+    # OpenTelemetry spans in mcp.shared.jsonrpc_dispatcher and mcp.server._otel). Client requests
+    # are the agent's CLIENT spans, the SDK's SERVER spans are kept and enriched; each module
+    # patched when it is imported.
+    (
+        "mcp",
+        (
+            "mcp.client.session",
+            "mcp.shared.jsonrpc_dispatcher",
+            "mcp.shared.direct_dispatcher",
+            "mcp.server._otel",
+            "mcp.client.streamable_http",
+            "mcp.client.stdio",
+            "mcp.server.stdio",
+        ),
+        "mcp.mcp",
+        "mcp",
+        ">=2.0,<3",
+    ),
 )
 
 # The vendor releases the recorded tests run against (pinned in constraints/test.txt, which
