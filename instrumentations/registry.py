@@ -71,7 +71,8 @@ INSTRUMENTATIONS = (
         "langchain-core",
         ">=1.7,<2",
     ),
-    # groq >= 0.9 (the matrix's oldest passing release): chat.completions and embeddings,
+    # groq >= 0.13: before it the SDK passes `proxies` to httpx.Client, which httpx 0.28
+    # removed (no client can be built with today's httpx). chat.completions and embeddings,
     # each defined in its own lazily loaded resource module, sync and async; streams carry
     # x_groq.usage on their last chunk.
     (
@@ -79,7 +80,7 @@ INSTRUMENTATIONS = (
         ("groq.resources.chat.completions", "groq.resources.embeddings"),
         "groq.groq",
         "groq",
-        ">=0.9,<2",
+        ">=0.13,<2",
     ),
     # ollama >= 0.4 (typed responses): Client/AsyncClient chat, generate, embed, embeddings,
     # defined in ollama._client (the submodule; the attribute ollama._client is the default

@@ -1,4 +1,4 @@
-"""Groq SDK (``groq`` >= 0.9, < 2): what its requests and responses say, in GenAI terms.
+"""Groq SDK (``groq`` >= 0.13, < 2): what its requests and responses say, in GenAI terms.
 
 Patched, sync and async (one CLIENT span per model call, provider ``groq``):
 

@@ -653,8 +653,8 @@ def test_version_range() -> None:
 
     row = builtin()["groq"]
     assert row.triggers == groq_mod.TRIGGERS and row.distribution == "groq"
-    assert supports(row, "1.7.0") and supports(row, "0.9.0")
-    assert supports(row, "0.8.0") is False and supports(row, "2.0.0") is False
+    assert supports(row, "1.7.0") and supports(row, "0.13.0")
+    assert supports(row, "0.12.0") is False and supports(row, "2.0.0") is False
 
 
 def test_outside_the_range_declines_with_one_debug_line(
@@ -663,12 +663,12 @@ def test_outside_the_range_declines_with_one_debug_line(
     from weave_agent.hook import arming
 
     before = _targets()
-    monkeypatch.setattr(arming, "installed_version", lambda dist: "0.8.0" if dist == "groq" else None)
+    monkeypatch.setattr(arming, "installed_version", lambda dist: "0.12.0" if dist == "groq" else None)
     with caplog.at_level(logging.DEBUG, logger="weave_agent"):
         instrumentation("groq")
     assert _targets() == before  # nothing patched
     lines = [r.getMessage() for r in caplog.records if "groq" in r.getMessage()]
-    assert lines == ["weave-agent: groq 0.8.0 is not supported (supported: >=0.9,<2): not patched"]
+    assert lines == ["weave-agent: groq 0.12.0 is not supported (supported: >=0.13,<2): not patched"]
     with ct.replay("chat_create"):
         ct.client("chat_create").chat.completions.create(**SCENARIOS["chat_create"].kwargs)
     assert spans.finished() == []
