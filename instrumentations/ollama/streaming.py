@@ -1,7 +1,7 @@
 """The Ollama stream accumulator: one chat or generate answer rebuilt from its NDJSON parts.
 
 ``chat(stream=True)`` and ``generate(stream=True)`` yield one ``ChatResponse`` /
-``GenerateResponse`` per NDJSON line (a new object each time). Every part carries
+``GenerateResponse`` per NDJSON line (a new pydantic object each time). Every part carries
 ``model``; a chat part carries a ``message`` whose ``content`` and ``thinking`` are
 fragments, a generate part ``response`` and ``thinking`` fragments. Ollama sends a tool
 call whole in one part (``message.tool_calls``, no id and no argument fragments). Only
@@ -21,13 +21,6 @@ from typing import Any
 
 from weave_agent.export import telemetry
 from weave_agent.streams import Accumulator
-
-
-def _get(obj: Any, key: str) -> Any:
-    """A field of an SDK model (or of a dict, as releases before 0.4 yielded)."""
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)
 
 
 class OllamaStreamAccumulator:
@@ -50,34 +43,39 @@ class OllamaStreamAccumulator:
         self.capture = capture
 
     def add(self, part: Any) -> OllamaStreamAccumulator:
-        """The accumulator's ``step``: fold one streamed part in."""
-        model = _get(part, "model")
+        """The accumulator's ``step``: fold one streamed part (a ``ChatResponse`` or a
+        ``GenerateResponse``) in. Plain ``getattr`` reads: this runs once per part."""
+        model = getattr(part, "model", None)
         if model:
             self.model = model
-        if _get(part, "done"):
+        if getattr(part, "done", None):
             self.done = True
-            self.done_reason = _get(part, "done_reason") or self.done_reason
-            self.input_tokens = _get(part, "prompt_eval_count")
-            self.output_tokens = _get(part, "eval_count")
-        message = _get(part, "message")
+            self.done_reason = getattr(part, "done_reason", None) or self.done_reason
+            self.input_tokens = getattr(part, "prompt_eval_count", None)
+            self.output_tokens = getattr(part, "eval_count", None)
+        message = getattr(part, "message", None)
         if message is not None:  # chat
-            role = _get(message, "role")
-            if role:
-                self.role = role
+            self.role = getattr(message, "role", None) or self.role
             if self.capture:
-                self._fragments(_get(message, "content"), _get(message, "thinking"))
-                for call in _get(message, "tool_calls") or ():
-                    fn = _get(call, "function")
-                    self.tool_calls.append((_get(fn, "name"), _frozen(_get(fn, "arguments"))))
+                text = getattr(message, "content", None)
+                if text:
+                    self.text.append(text)
+                thinking = getattr(message, "thinking", None)
+                if thinking:
+                    self.thinking.append(thinking)
+                calls = getattr(message, "tool_calls", None)
+                if calls:
+                    for call in calls:
+                        fn = getattr(call, "function", None)
+                        self.tool_calls.append((getattr(fn, "name", None), _frozen(getattr(fn, "arguments", None))))
         elif self.capture:  # generate
-            self._fragments(_get(part, "response"), _get(part, "thinking"))
+            text = getattr(part, "response", None)
+            if text:
+                self.text.append(text)
+            thinking = getattr(part, "thinking", None)
+            if thinking:
+                self.thinking.append(thinking)
         return self
-
-    def _fragments(self, text: Any, thinking: Any) -> None:
-        if text and isinstance(text, str):
-            self.text.append(text)
-        if thinking and isinstance(thinking, str):
-            self.thinking.append(thinking)
 
 
 def _frozen(value: Any) -> Any:
