@@ -205,3 +205,47 @@ def before_send(answers: dict[str, tuple[bytes, str]]) -> Any:
         return AWSResponse(request.url, 200, headers, BotocoreRaw(body))
 
     return handler
+
+
+# --- Ollama (NDJSON streams; its SDK is on httpx) ----------------------------------------------
+
+
+def ollama_bodies() -> tuple[bytes, bytes, int]:
+    """An Ollama ``/api/chat`` answer and a 1,000-part NDJSON stream: 999 content parts, then
+    the ``done`` part with ``done_reason`` and the counts (the only part that has them)."""
+    model, created = "llama3.2", "2025-06-01T12:00:00.000000000Z"
+    counts = {"total_duration": 4_883_583_458, "load_duration": 1_334_875, "prompt_eval_count": 38,
+              "prompt_eval_duration": 342_546_000, "eval_count": 200, "eval_duration": 4_535_599_000}
+    body = {"model": model, "created_at": created, "message": {"role": "assistant", "content": _text(200)},
+            "done_reason": "stop", "done": True, **counts}
+    parts = [{"model": model, "created_at": created, "message": {"role": "assistant", "content": t}, "done": False}
+             for t in _tokens(STREAM_CHUNKS - 1)]
+    parts.append({"model": model, "created_at": created, "message": {"role": "assistant", "content": ""},
+                  "done_reason": "stop", "done": True, **{**counts, "eval_count": STREAM_CHUNKS - 1}})
+    ndjson = "".join(json.dumps(p, separators=(",", ":")) + "\n" for p in parts)
+    return json.dumps(body, separators=(",", ":")).encode(), ndjson.encode(), STREAM_CHUNKS
+
+
+# --- Google Gen AI (google-genai: httpx2 from 3.x) ------------------------------------------------
+
+
+def gemini_bodies() -> tuple[bytes, bytes, int]:
+    """A Gemini ``generateContent`` answer (200 tokens, ``usageMetadata``) and a 1,000-chunk
+    ``streamGenerateContent?alt=sse`` stream: every chunk carries its piece of text and the
+    running ``usageMetadata`` (as the service sends them), the last one ``finishReason``."""
+    model, rid = "gemini-2.5-flash", "BENCHgemini0123456789"
+
+    def response(text: str, candidates: int, finish: str | None) -> dict:
+        candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        return {"candidates": [candidate],
+                "usageMetadata": {"promptTokenCount": 38, "candidatesTokenCount": candidates,
+                                  "totalTokenCount": 38 + candidates,
+                                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 38}]},
+                "modelVersion": model, "responseId": rid}
+
+    body = response(_text(200), 200, "STOP")
+    pieces = _tokens(STREAM_CHUNKS)
+    events = [(None, response(t, i + 1, "STOP" if i == STREAM_CHUNKS - 1 else None)) for i, t in enumerate(pieces)]
+    return json.dumps(body, separators=(",", ":")).encode(), _sse(events), STREAM_CHUNKS

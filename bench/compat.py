@@ -84,6 +84,8 @@ ALSO_NEEDS = {
 MOVES_WITH = {
     "openai": ("httpx",),
     "groq": ("httpx",),
+    # ollama 0.4.x requires httpx <0.28
+    "ollama": ("httpx", "httpcore"),
     # boto3 pins botocore to its own minor release, and s3transfer to boto3's
     "bedrock": ("boto3", "s3transfer"),
     "anthropic": (),

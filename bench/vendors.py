@@ -299,6 +299,67 @@ VENDORS: dict[str, type[Vendor]] = {"openai": OpenAIVendor, "anthropic": Anthrop
 VENDORS["bedrock"] = BedrockVendor
 
 
+class OllamaVendor(Vendor):
+    """Ollama's ``Client.chat`` on httpx (``host`` plus an ``httpx.MockTransport``); a stream
+    is a generator that makes its request at the first ``next()``, so ``feed`` swaps the
+    client's httpx client for one whose next stream answers with the prebuilt parts as NDJSON
+    lines (the SDK still parses each line into a ``ChatResponse``, patched or not)."""
+
+    name = "ollama"
+    sync_call_label = "client.chat"
+    stream_label = "client.chat(stream=True)"
+
+    def __init__(self) -> None:
+        import httpx
+        import ollama
+        import ollama._client  # noqa: F401  (the attribute ollama._client is the default client)
+        from _mock_vendors import ollama_bodies
+
+        body, ndjson, self.chunks = ollama_bodies()
+
+        def transport(content: bytes, headers: dict[str, str]) -> Any:
+            return httpx.MockTransport(lambda request: httpx.Response(200, headers=headers, content=content))
+
+        self.json = ollama.Client(host="127.0.0.1:11434", transport=transport(body, JSON_HEADERS))
+        self.sse = ollama.Client(host="127.0.0.1:11434",
+                                 transport=transport(ndjson, {"content-type": "application/x-ndjson"}))
+        self.mod = sys.modules["ollama._client"]
+        self.kwargs = {"model": "llama3.2", "messages": MESSAGES, "options": {"temperature": 0.2, "num_predict": 256}}
+
+    def targets(self) -> list[tuple[type, str]]:
+        return [(self.mod.Client, "chat")]
+
+    def resource(self) -> Any:
+        return self.json
+
+    def call(self) -> Any:
+        return self.json.chat(**self.kwargs)
+
+    def stream(self) -> Any:
+        return self.sse.chat(stream=True, **self.kwargs)
+
+    def feed(self, inner: Any, prebuilt: list[Any]) -> None:
+        import contextlib
+        import types
+
+        client, real = self.sse, self.sse._client
+        lines = [p.model_dump_json(exclude_none=True) for p in prebuilt]
+
+        class OneShot:
+            @contextlib.contextmanager
+            def stream(self, *args: Any, **kwargs: Any) -> Any:
+                client._client = real  # the next stream reads its HTTP body again
+                yield types.SimpleNamespace(raise_for_status=lambda: None, iter_lines=lambda: iter(lines))
+
+        client._client = OneShot()
+
+    def text_of(self, result: Any) -> str:
+        return result.message.content
+
+
+VENDORS["ollama"] = OllamaVendor
+
+
 class NotAvailable(Exception):
     """The vendor's instrumentation is unknown, does not patch, or makes no usable span."""
 
