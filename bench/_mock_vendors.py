@@ -136,6 +136,50 @@ def mock_transport(body: bytes, headers: dict[str, str]) -> httpx2.MockTransport
     return httpx2.MockTransport(handler)
 
 
+# --- Groq (its SDK is on httpx, not httpx2) ------------------------------------------------------
+
+
+def groq_bodies() -> tuple[bytes, bytes, int]:
+    """A Groq chat completion (``x_groq``, Groq's usage timings) and a 1,000-chunk stream whose
+    only usage is the last chunk's ``x_groq.usage``, as Groq sends it."""
+    cid, model, created = "chatcmpl-BENCH1f0e2d3c-4b5a-6978", "llama-3.3-70b-versatile", 1750000000
+    usage = {"queue_time": 0.0184, "prompt_tokens": 38, "prompt_time": 0.0021, "completion_tokens": 200,
+             "completion_time": 0.1667, "total_tokens": 238, "total_time": 0.1688}
+    body = {"id": cid, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": _text(200)}, "logprobs": None,
+                         "finish_reason": "stop"}],
+            "usage": usage, "system_fingerprint": "fp_4e2e0dbb31", "x_groq": {"id": "req_01benchgroq0000000000000"},
+            "service_tier": "on_demand"}
+
+    def chunk(delta: dict, finish: str | None = None, groq: Any = None) -> dict:
+        c: dict = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                   "system_fingerprint": "fp_4e2e0dbb31",
+                   "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        if groq is not None:
+            c["x_groq"] = groq
+        return c
+
+    # 1 role chunk (with x_groq.id) + 998 content chunks + 1 finish chunk with x_groq.usage = 1,000.
+    events: list[tuple[str | None, Any]] = [
+        (None, chunk({"role": "assistant", "content": ""}, groq={"id": "req_01benchgroq0000000000000"}))]
+    events += [(None, chunk({"content": t})) for t in _tokens(STREAM_CHUNKS - 2)]
+    events.append((None, chunk({}, "stop", {"id": "req_01benchgroq0000000000000",
+                                            "usage": dict(usage, completion_tokens=998, total_tokens=1036)})))
+    events.append((None, "[DONE]"))
+    return json.dumps(body).encode(), _sse(events), STREAM_CHUNKS
+
+
+def httpx_mock_transport(body: bytes, headers: dict[str, str]) -> Any:
+    """``mock_transport`` for SDKs on ``httpx`` (Groq): imported here, on first use, so that
+    the peers' environments without httpx still import this module."""
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers=headers, content=body)
+
+    return httpx.MockTransport(handler)
+
+
 MESSAGES = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
 
 

@@ -52,8 +52,6 @@ for _k in list(os.environ):
 import httpx2  # noqa: E402
 import wrapt  # noqa: E402
 from _mock_vendors import (  # noqa: E402
-    bedrock_bodies,
-    before_send,
     JSON_HEADERS,
     MESSAGES,
     QUESTION,
@@ -61,6 +59,10 @@ from _mock_vendors import (  # noqa: E402
     STREAM_CHUNKS,
     SYSTEM,
     anthropic_bodies,
+    bedrock_bodies,
+    before_send,
+    groq_bodies,
+    httpx_mock_transport,
     mistral_bodies,
     mock_transport,
     openai_bodies,
@@ -297,6 +299,58 @@ class BedrockVendor(Vendor):
 
 VENDORS: dict[str, type[Vendor]] = {"openai": OpenAIVendor, "anthropic": AnthropicVendor, "mistral": MistralVendor}
 VENDORS["bedrock"] = BedrockVendor
+
+
+class GroqVendor(Vendor):
+    """Groq: a Stainless SDK shaped like openai 1.x, on ``httpx`` (so ``httpx.MockTransport``);
+    the stream's usage arrives in the last chunk's ``x_groq.usage``."""
+
+    name = "groq"
+    sync_call_label = "client.chat.completions.create"
+    stream_label = "create(stream=True)"
+    has_async = True
+
+    def __init__(self) -> None:
+        import groq
+        import groq.resources.chat.completions as mod
+        import httpx
+
+        body, sse, self.chunks = groq_bodies()
+        kw: dict[str, Any] = {"api_key": "gsk-bench-not-a-key", "max_retries": 0}
+        self.json = groq.Groq(http_client=httpx.Client(transport=httpx_mock_transport(body, JSON_HEADERS)), **kw)
+        self.sse = groq.Groq(http_client=httpx.Client(transport=httpx_mock_transport(sse, SSE_HEADERS)), **kw)
+        self.ajson = groq.AsyncGroq(
+            http_client=httpx.AsyncClient(transport=httpx_mock_transport(body, JSON_HEADERS)), **kw)
+        self.asse = groq.AsyncGroq(
+            http_client=httpx.AsyncClient(transport=httpx_mock_transport(sse, SSE_HEADERS)), **kw)
+        self.mod = mod
+        self.kwargs = {"model": "llama-3.3-70b-versatile", "messages": MESSAGES, "temperature": 0.2,
+                       "max_completion_tokens": 256}
+
+    def targets(self) -> list[tuple[type, str]]:
+        return [(self.mod.Completions, "create"), (self.mod.AsyncCompletions, "create")]
+
+    def resource(self) -> Any:
+        return self.json.chat.completions
+
+    def call(self) -> Any:
+        return self.json.chat.completions.create(**self.kwargs)
+
+    def stream(self) -> Any:
+        return self.sse.chat.completions.create(stream=True, **self.kwargs)
+
+    async def acall(self) -> Any:
+        return await self.ajson.chat.completions.create(**self.kwargs)
+
+    async def astream(self) -> Any:
+        return await self.asse.chat.completions.create(stream=True, **self.kwargs)
+
+    def text_of(self, result: Any) -> str:
+        return result.choices[0].message.content
+
+
+
+VENDORS["groq"] = GroqVendor
 
 
 class OllamaVendor(Vendor):
