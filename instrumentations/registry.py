@@ -125,9 +125,11 @@ INSTRUMENTATIONS = (
         "google-genai",
         ">=2.33,<4",
     ),
-    # litellm >= 1.110: completion/acompletion, embedding/aembedding and responses/aresponses
-    # are defined in dispatch modules (star-imported by litellm/__init__), text_completion in
-    # litellm.main; each is patched in its defining module. Router calls go through them.
+    # litellm >= 1.104 (the first release with all three dispatch modules; before it
+    # completion and embedding lived in litellm.main): completion/acompletion,
+    # embedding/aembedding and responses/aresponses are defined in dispatch modules
+    # (star-imported by litellm/__init__), text_completion in litellm.main; each is patched
+    # in its defining module. Router calls go through them.
     (
         "litellm",
         (
@@ -138,7 +140,7 @@ INSTRUMENTATIONS = (
         ),
         "litellm.litellm",
         "litellm",
-        ">=1.110,<2",
+        ">=1.104,<2",
     ),
     # openai-agents: the SDK's span objects (SpanImpl/NoOpSpan in agents.tracing.spans, the
     # steps of a run whether its own tracing is on or off) and AgentRunner.run/run_streamed
@@ -150,7 +152,6 @@ INSTRUMENTATIONS = (
         "openai-agents",
         ">=0.24,<1",
     ),
-    # new-integration: rows above this line
     # mcp >= 2.0 (the 2.x dispatcher architecture: ClientSession on a Dispatcher, the SDK's own
     # OpenTelemetry spans in mcp.shared.jsonrpc_dispatcher and mcp.server._otel). Client requests
     # are the agent's CLIENT spans, the SDK's SERVER spans are kept and enriched; each module
@@ -170,6 +171,7 @@ INSTRUMENTATIONS = (
         "mcp",
         ">=2.0,<3",
     ),
+    # new-integration: rows above this line
 )
 
 # The vendor releases the recorded tests run against (pinned in constraints/test.txt, which

@@ -1,4 +1,4 @@
-"""LiteLLM (``litellm`` >= 1.110, < 2): one CLIENT span per model call, whatever the route.
+"""LiteLLM (``litellm`` >= 1.104, < 2): one CLIENT span per model call, whatever the route.
 
 Patched, sync and async, in the modules that define them (``litellm/__init__`` star-imports
 them at its end, so the package attributes are these very functions):

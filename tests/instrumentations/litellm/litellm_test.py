@@ -441,4 +441,5 @@ def test_version_range() -> None:
     assert row.distribution == "litellm"
     assert "litellm.chat_completions.dispatch" in row.triggers and "litellm.main" in row.triggers
     assert supports(row, "1.110.2")
-    assert supports(row, "1.109.0") is False and supports(row, "2.0.0") is False
+    assert supports(row, "1.104.0")  # the first release with the three dispatch modules
+    assert supports(row, "1.103.5") is False and supports(row, "2.0.0") is False
