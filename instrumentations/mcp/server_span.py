@@ -61,7 +61,9 @@ def _server_attributes(ctx: Any) -> dict[str, Any]:
             if isinstance(port, int):
                 attrs["client.port"] = port
     else:
-        dispatcher = getattr(getattr(session, "_request_outbound", None), "_dispatcher", None)
+        outbound = getattr(session, "_request_outbound", None)  # the request's dispatch context
+        outbound = getattr(outbound, "_inner", outbound)  # unwrapped (2026-07-28 connections)
+        dispatcher = getattr(outbound, "_dispatcher", None)
         attrs.update(transports.attributes_of(dispatcher))
     method = getattr(ctx, "method", "")
     params = getattr(ctx, "params", None)
