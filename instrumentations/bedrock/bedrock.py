@@ -180,8 +180,8 @@ def _patched(original: Any) -> Any:
         return route(instance, *args, **kwargs)
 
     outer = wrapt.FunctionWrapper(original, dispatch)
-    outer._self_weave_spec = router.converse_spec  # for introspection and the benchmark
-    outer._self_weave_routes = routes
+    outer._self_weave_spec = router.converse_spec  # type: ignore[attr-defined]  # introspection, the benchmark
+    outer._self_weave_routes = routes  # type: ignore[attr-defined]
     return outer
 
 

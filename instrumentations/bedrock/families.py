@@ -292,7 +292,7 @@ def request_content(family: str, body: dict[str, Any]) -> dict[str, Any]:
             content[SYSTEM_INSTRUCTIONS] = [_text(body["preamble"])]
         for turn in _seq(body.get("chat_history")):
             if isinstance(turn, dict):
-                role = {"USER": "user", "CHATBOT": "assistant", "SYSTEM": "system"}.get(turn.get("role"), "user")
+                role = {"USER": "user", "CHATBOT": "assistant", "SYSTEM": "system"}.get(str(turn.get("role")), "user")
                 messages.append({"role": role, "parts": [_text(turn.get("message"))]})
         messages.append({"role": "user", "parts": [_text(body.get("message"))]})
     elif "messages" in body:
@@ -473,7 +473,7 @@ def join_stream(family: str, events: list[Any], converse_join: Any) -> dict[str,
             message["content"].append(block)
         return message
     if family == "titan":
-        results = {"outputText": "", "tokenCount": None, "completionReason": None}
+        results: dict[str, Any] = {"outputText": "", "tokenCount": None, "completionReason": None}
         body: dict[str, Any] = {"results": [results]}
         for ev in events:
             results["outputText"] += str(ev.get("outputText") or "")
