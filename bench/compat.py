@@ -89,6 +89,8 @@ MOVES_WITH = {
     # boto3 pins botocore to its own minor release, and s3transfer to boto3's
     "bedrock": ("boto3", "s3transfer"),
     "anthropic": (),
+    # google-genai 2.x uses httpx (httpx2 only as an extra), 3.x httpx2
+    "google_genai": ("httpx", "httpx2"),
     # mistralai 2.0 pins opentelemetry-semantic-conventions <0.61, which pins its
     # opentelemetry-api: the OpenTelemetry packages (the agent's too) and what they pin resolve against it.
     "mistral": ("httpx", "opentelemetry-*", "protobuf", "googleapis-common-protos", "grpcio"),

@@ -414,6 +414,68 @@ class OllamaVendor(Vendor):
 VENDORS["ollama"] = OllamaVendor
 
 
+class GoogleGenAIVendor(Vendor):
+    """Google Gen AI's ``client.models.generate_content`` on httpx2 (``http_options.httpx_client``
+    with a ``MockTransport``). The patched targets are the private per-request methods
+    ``Models._generate_content`` and ``_generate_content_stream`` (the public call runs the
+    automatic function calling loop around them, passed straight through when no Python
+    function is given). A stream is the SDK's generator: ``feed`` makes the next stream's HTTP
+    layer hand out the prebuilt chunks' JSON (the SDK still turns each into a
+    ``GenerateContentResponse``, patched or not)."""
+
+    name = "google_genai"
+    sync_call_label = "client.models.generate_content"
+    stream_label = "client.models.generate_content_stream"
+
+    def __init__(self) -> None:
+        import google.genai.models as mod
+        from _mock_vendors import gemini_bodies
+        from google import genai
+        from google.genai import types
+
+        body, sse, self.chunks = gemini_bodies()
+
+        def client(content: bytes, headers: dict[str, str]) -> Any:
+            options = types.HttpOptions(httpx_client=httpx2.Client(transport=mock_transport(content, headers)))
+            return genai.Client(api_key="bench-not-a-key", http_options=options)
+
+        self.json = client(body, JSON_HEADERS)
+        self.sse = client(sse, SSE_HEADERS)
+        self.mod = mod
+        self.kwargs = {"model": "gemini-2.5-flash", "contents": QUESTION,
+                       "config": types.GenerateContentConfig(system_instruction=SYSTEM, temperature=0.2,
+                                                             max_output_tokens=256)}
+
+    def targets(self) -> list[tuple[type, str]]:
+        return [(self.mod.Models, "_generate_content"), (self.mod.Models, "_generate_content_stream")]
+
+    def resource(self) -> Any:
+        return self.json.models
+
+    def call(self) -> Any:
+        return self.json.models.generate_content(**self.kwargs)
+
+    def stream(self) -> Any:
+        return self.sse.models.generate_content_stream(**self.kwargs)
+
+    def feed(self, inner: Any, prebuilt: list[Any]) -> None:
+        from google.genai.types import HttpResponse
+
+        api = self.sse._api_client
+        bodies = [HttpResponse(headers={}, body=c.model_dump_json(exclude_none=True, by_alias=True)) for c in prebuilt]
+
+        def once(*args: Any, **kwargs: Any) -> Any:
+            del api.request_streamed  # the next stream reads its HTTP body again
+            return iter(bodies)
+
+        api.request_streamed = once
+
+    def text_of(self, result: Any) -> str:
+        return result.text
+
+
+VENDORS["google_genai"] = GoogleGenAIVendor
+
 class NotAvailable(Exception):
     """The vendor's instrumentation is unknown, does not patch, or makes no usable span."""
 

@@ -70,6 +70,9 @@ async def get_weather_async(location: str) -> dict[str, Any]:
 
 
 get_weather_async.__name__ = "get_weather"  # the SDK declares a function by its __name__
+# Real types, not the strings ``from __future__ import annotations`` leaves: google-genai 2.x
+# converts the model's arguments with isinstance() against them.
+get_weather.__annotations__ = get_weather_async.__annotations__ = {"location": str, "return": dict}
 
 
 @dataclass(frozen=True)
