@@ -473,25 +473,45 @@ def test_async_stream_exits(traced: Any) -> None:
 
 
 def test_async_stream_cancelled(traced: Any) -> None:
+    """The task reading the stream is cancelled while it waits for the next part (a server
+    that sent one part and then nothing): the span ends once, then, with what came."""
+    import httpx
+
+    first = json.dumps({"model": CHAT, "created_at": "x", "message": {"role": "assistant", "content": "Hi"},
+                        "done": False}) + "\n"
+
+    class Stalled(httpx.AsyncByteStream):
+        async def __aiter__(self) -> Any:
+            yield first.encode()
+            await asyncio.Event().wait()  # the next part never comes
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(
+        200, headers={"content-type": "application/x-ndjson"}, stream=Stalled()))
+    received: list[Any] = []
+
     async def run() -> None:
-        with ct.replay("chat_stream"):
-            stream = await open_stream("async")
-            await stream.__anext__()
+        stream = await ollama.AsyncClient(transport=transport).chat(**SCENARIOS["chat_stream"].kwargs)
 
-            async def wait_forever() -> None:
-                await stream.__anext__()
-                await asyncio.Event().wait()
+        async def read() -> None:
+            async for part in stream:
+                received.append(part)
 
-            task = asyncio.ensure_future(wait_forever())
-            await asyncio.sleep(0.01)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            await stream.aclose()
+        task = asyncio.ensure_future(read())
+        while not received:
+            await asyncio.sleep(0.001)
+        assert traced.finished() == []
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await stream.aclose()  # after the end: still one span
 
     asyncio.run(run())
     span = traced.one(f"chat {CHAT}")
-    assert span.end_time is not None and span.attributes["weave_agent.stream.chunks"] == 2
+    assert span.attributes["weave_agent.stream.chunks"] == 1
+    assert span.attributes["weave_agent.stream.end_reason"] == "error"
+    assert span.status.status_code is StatusCode.ERROR and span.attributes["error.type"] == "CancelledError"
+    assert content(span, "gen_ai.output.messages") == [
+        {"role": "assistant", "parts": [text("Hi")], "finish_reason": "error"}]
 
 
 @pytest.mark.parametrize("mode", MODES)
