@@ -500,6 +500,8 @@ def test_no_request_leaves_and_no_secret_is_exported(traced: Any, monkeypatch: p
             except errors.APIError:
                 assert scenario.error, name
     assert attempts == []  # every request went to the cassette, none anywhere else
+    chats = [s for s in traced.finished() if s.attributes.get("gen_ai.provider.name")]
+    assert len(chats) == 2 * sum(s.interactions for s in SCENARIOS.values())  # one span per request
     dump = json.dumps([json.loads(s.to_json()) for s in traced.finished()])
     for secret in rec.SECRETS:
         assert secret not in dump
