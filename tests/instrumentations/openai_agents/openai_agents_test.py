@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import json
 import logging
 import os
@@ -24,11 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind, StatusCode
-
 import agents
+import openai
+import pytest
 from agents import (
     Agent,
     GuardrailFunctionOutput,
@@ -40,12 +39,24 @@ from agents import (
     function_tool,
 )
 from agents.tracing import TracingProcessor
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from fake_openai_agents_server import FakeOpenAIServer  # noqa: E402
 
-import openai  # noqa: E402
+
+def _load(name: str, filename: str) -> Any:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, HERE / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+FakeOpenAIServer = _load("weave_tests_openai_agents_fake", "fake_openai_agents_server.py").FakeOpenAIServer
 
 MODEL = "gpt-4o-mini"
 KEY = "sk-test-agents-0123456789abcdef"
@@ -230,9 +241,9 @@ def test_run_streamed_cancelled_ends_every_span(traced: Any, server: Any) -> Non
 
     asyncio.run(main())
     run = traced.one(WORKFLOW)
-    assert run.attributes.get("weave_agent.stream.end_reason") == "cancelled" or run.status.status_code is StatusCode.UNSET
-    names = [n for n, _ in traced.shape()]
-    assert names[:2] == [WORKFLOW, "invoke_agent Assistant"]
+    assert run.attributes["weave_agent.stream.end_reason"] == "cancelled"
+    assert run.status.status_code is StatusCode.UNSET  # the app's choice, not an error
+    assert traced.shape() == [(WORKFLOW, 0), ("invoke_agent Assistant", 1), (llm_name(traced), 2)]
 
 
 def test_run_streamed_abandoned_and_collected(traced: Any, server: Any) -> None:
@@ -244,8 +255,10 @@ def test_run_streamed_abandoned_and_collected(traced: Any, server: Any) -> None:
         gc.collect()
         await asyncio.sleep(0.5)
 
-    asyncio.run(main())  # asyncio.run cancels what is left at its end
-    assert len(traced.named(WORKFLOW)) == 1  # ended once, whichever way
+    asyncio.run(main())
+    # The SDK goes on with a run nobody reads; its spans end with it, each once.
+    assert traced.shape() == tool_loop_shape(llm_name(traced))
+    assert "weave_agent.stream.end_reason" not in traced.one(WORKFLOW).attributes
 
 
 # -- context: model calls under the right step, in tasks too ---------------------------------------
@@ -368,6 +381,22 @@ def test_api_error_is_the_very_exception(traced: Any, server: Any) -> None:
     assert agent.status.status_code is StatusCode.ERROR
     for span in traced.finished():
         assert "sk-invalid-0123456789" not in json.dumps(dict(span.attributes or {}), default=str)
+
+
+def test_streamed_api_error_is_the_very_exception(traced: Any, server: Any) -> None:
+    async def main() -> None:
+        result = Runner.run_streamed(weather_agent(responses_model(server, key="sk-invalid-0123456789")), "Weather?")
+        async for _event in result.stream_events():
+            pass
+
+    with pytest.raises(openai.AuthenticationError):
+        asyncio.run(main())
+    run = traced.one(WORKFLOW)
+    assert run.status.status_code is StatusCode.ERROR
+    assert run.attributes["error.type"] == "AuthenticationError"
+    chat = [s for s in traced.finished() if s.kind is SpanKind.CLIENT]
+    assert [n for n, _ in traced.shape()] == [WORKFLOW, "invoke_agent Assistant", chat[0].name]
+    assert chat[0].attributes["error.type"] == "401"
 
 
 def test_a_failing_tool_is_an_error_span(traced: Any, server: Any) -> None:
@@ -501,3 +530,76 @@ def test_outside_the_range_declines_with_one_debug_line(
     assert lines == ["weave-agent: openai-agents 0.23.0 is not supported (supported: >=0.24,<1): not patched"]
     asyncio.run(Runner.run(weather_agent(responses_model(server)), "What is the weather in Paris?"))
     assert spans.finished() == []
+
+
+# -- a whole app under weave-run: nothing leaves, no wait at exit -----------------------------------
+
+_APP = r"""
+import asyncio, sys, time
+
+def audit(event, args):
+    if event == "socket.connect":
+        sys.stderr.write("CONNECT %r\n" % (args[1],))
+        sys.stderr.flush()
+
+sys.addaudithook(audit)
+import agents, openai
+from agents import Agent, OpenAIResponsesModel, Runner, function_tool
+
+if {disable}:
+    agents.set_tracing_disabled(True)
+
+@function_tool
+def get_weather(city: str) -> str:
+    '''The weather in a city.'''
+    return "Sunny, 21 C in %s" % city
+
+client = openai.AsyncOpenAI(base_url={base_url!r}, api_key="sk-test-agents-0123456789abcdef", max_retries=0)
+agent = Agent(name="Assistant", model=OpenAIResponsesModel(model="gpt-4o-mini", openai_client=client),
+              tools=[get_weather])
+print(Runner.run_sync(agent, "What is the weather in Paris?").final_output)
+sys.stderr.write("RUN DONE %f\n" % time.monotonic())
+"""
+
+
+def _run_app(tmp_path: Path, server: Any, traced: bool, disable: bool, key: str | None) -> tuple[list[str], list[str], float]:
+    import subprocess
+    import time
+
+    repo = HERE.parents[2]
+    tmp_path.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WEAVE_AGENT_", "OTEL_", "PYTHON", "PYTEST_", "OPENAI_"))}
+    env.update(WEAVE_AGENT_EXPORTER="file", WEAVE_AGENT_TRACES_DIR=str(tmp_path), WEAVE_AGENT_QUIET="true")
+    if traced:
+        env["PYTHONPATH"] = str(repo / "sitecustomize_shim")
+    if key is not None:
+        env["OPENAI_API_KEY"] = key
+    code = _APP.format(disable=disable, base_url=server.openai_base_url)
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    ended = time.monotonic()
+    assert done.returncode == 0, done.stderr
+    assert "Sunny, 21 C" in done.stdout
+    connects = [line for line in done.stderr.splitlines() if line.startswith("CONNECT")]
+    run_done = [float(line.split()[2]) for line in done.stderr.splitlines() if line.startswith("RUN DONE")]
+    names = []
+    for path in tmp_path.glob("traces-*.jsonl"):
+        for line in path.read_text().splitlines():
+            for rs in json.loads(line).get("resourceSpans", ()):
+                for ss in rs.get("scopeSpans", ()):
+                    names += [span["name"] for span in ss.get("spans", ())]
+    return connects, names, ended - run_done[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disable, key", [(False, None), (True, "sk-app-key-0123456789abcdef")],
+                         ids=["sdk-tracing-on-no-key", "sdk-tracing-off-key-set"])
+def test_an_app_under_weave_run_sends_nothing_new(tmp_path: Path, server: Any, disable: bool, key: str | None) -> None:
+    under, names, exit_wait = _run_app(tmp_path / "traced", server, traced=True, disable=disable, key=key)
+    # every connection the app made went to the fake (the SDK's traces were not uploaded: no
+    # key it knows of, or its tracing off), and the agent's file exporter opened none
+    assert under and set(under) == {"CONNECT ('127.0.0.1', %d)" % server.port}
+    assert exit_wait < 3.0  # no upload retried at exit
+    assert sorted(names) == sorted([WORKFLOW, "invoke_agent Assistant", "execute_tool get_weather"]
+                                   + ["chat " + MODEL] * 2)
