@@ -92,15 +92,15 @@ INSTRUMENTATIONS = (
         "ollama",
         ">=0.4,<1",
     ),
-    # botocore >= 1.34.116 (Converse and ConverseStream appeared there): every AWS call goes
-    # through BaseClient._make_api_call in botocore.client (imported by import boto3); the
-    # patch acts for bedrock-runtime's Converse/ConverseStream/InvokeModel(WithResponseStream).
+    # botocore >= 1.32 (bedrock-runtime's InvokeModel and its stream; Converse and
+    # ConverseStream from 1.34.116 on): every AWS call goes through BaseClient._make_api_call
+    # in botocore.client (imported by import boto3); the patch acts for those four operations.
     (
         "bedrock",
         ("botocore.client",),
         "bedrock.bedrock",
         "botocore",
-        ">=1.34.116,<2",
+        ">=1.32,<2",
     ),
     # cohere >= 5.12: 5.11.x requires sagemaker and boto3 and did not resolve against the test
     # environment in the matrix (untestable, so not admitted); 5.12 has ClientV2 with chat,
