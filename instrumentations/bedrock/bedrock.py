@@ -1,4 +1,4 @@
-"""AWS Bedrock through botocore (``botocore`` >= 1.34.116, < 2; boto3 calls it).
+"""AWS Bedrock through botocore (``botocore`` >= 1.32, < 2; boto3 calls it; Converse from 1.34.116).
 
 botocore builds each client's methods at run time from the service's JSON model, so there
 is no ``converse`` function to patch: every operation of every AWS client goes through

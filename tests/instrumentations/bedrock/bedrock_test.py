@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import botocore.client
+import botocore.session
 import pytest
 from botocore.eventstream import EventStream, NoInitialResponseError
 from botocore.exceptions import ClientError, EventStreamError
@@ -50,6 +51,11 @@ SERVER = {"server.address": "bedrock-runtime.us-east-1.amazonaws.com", "server.p
 CONTENT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
                 "gen_ai.tool.definitions")
 ORIGINAL = vars(botocore.client.BaseClient)["_make_api_call"]
+# The Converse API came with botocore 1.34.116; older releases in the range (the compatibility
+# matrix runs these tests on the oldest, 1.32.0) have InvokeModel and its stream only.
+HAS_CONVERSE = "Converse" in botocore.session.get_session().get_service_model("bedrock-runtime").operation_names
+needs_converse = pytest.mark.skipif(
+    not HAS_CONVERSE, reason="botocore %s has no Converse API (added in 1.34.116)" % botocore.__version__)
 
 
 @pytest.fixture(autouse=True)
@@ -129,6 +135,7 @@ def _json(span: Any, key: str) -> Any:
 # --- Converse ----------------------------------------------------------------------------------
 
 
+@needs_converse
 def test_converse_span(traced: Any, client: Any) -> None:
     kwargs = dict(
         modelId=CLAUDE,
@@ -178,6 +185,7 @@ TOOLS = {"tools": [{"toolSpec": {"name": "get_weather", "description": "The weat
                                                           "properties": {"city": {"type": "string"}}}}}}]}
 
 
+@needs_converse
 def test_converse_tools_and_results(traced: Any, client: Any) -> None:
     first = client.converse(modelId=CLAUDE, messages=_messages("Weather in Paris?"), toolConfig=TOOLS)
     assert first["stopReason"] == "tool_use"
@@ -198,6 +206,7 @@ def test_converse_tools_and_results(traced: Any, client: Any) -> None:
         {"type": "tool_call_response", "id": "tooluse_1", "response": {"temp_c": 21}}]}
 
 
+@needs_converse
 def test_converse_cached_tokens(traced: Any, client: Any) -> None:
     client.converse(modelId="us.anthropic.claude-cache-test-v1:0", messages=_messages())
     attrs = traced.one().attributes
@@ -212,6 +221,7 @@ def test_converse_cached_tokens(traced: Any, client: Any) -> None:
                                              "gen_ai.usage.cache_write.input_tokens"))
 
 
+@needs_converse
 def test_image_bytes_never_on_the_span(traced: Any, client: Any) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     client.converse(modelId=CLAUDE, messages=[{"role": "user", "content": [
@@ -234,10 +244,11 @@ def test_content_capture_off(traced: Any, client: Any, monkeypatch: pytest.Monke
     )
     telemetry.reset()
     telemetry.use_providers(traced.provider, traced.meter_provider)
-    client.converse(modelId=CLAUDE, messages=_messages(), system=[{"text": "secret system"}], toolConfig=TOOLS)
+    if HAS_CONVERSE:
+        client.converse(modelId=CLAUDE, messages=_messages(), system=[{"text": "secret system"}], toolConfig=TOOLS)
     client.invoke_model(modelId=CLAUDE, body=json.dumps({"anthropic_version": "bedrock-2023-05-31",
                                                           "max_tokens": 10, "messages": _messages()}))
-    assert [s.name for s in traced.finished()] == ["chat " + CLAUDE] * 2
+    assert [s.name for s in traced.finished()] == ["chat " + CLAUDE] * (2 if HAS_CONVERSE else 1)
     for span in traced.finished():
         assert not set(CONTENT_KEYS) & set(span.attributes), span.name
         assert span.attributes["gen_ai.usage.output_tokens"] == 6
@@ -246,7 +257,8 @@ def test_content_capture_off(traced: Any, client: Any, monkeypatch: pytest.Monke
 # --- errors ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("op", ["converse", "converse_stream", "invoke_model"])
+@pytest.mark.parametrize("op", [pytest.param("converse", marks=needs_converse),
+                                pytest.param("converse_stream", marks=needs_converse), "invoke_model"])
 def test_service_error_is_the_apps(traced: Any, client: Any, op: str) -> None:
     def call(c: Any) -> Any:
         if op == "invoke_model":
@@ -278,6 +290,7 @@ def _stream(client: Any, **extra: Any) -> Any:
     return client.converse_stream(modelId=CLAUDE, messages=_messages(), **extra)
 
 
+@needs_converse
 def test_converse_stream_exhausted(traced: Any, client: Any) -> None:
     result = _stream(client)
     assert isinstance(result["stream"], EventStream)
@@ -295,6 +308,7 @@ def test_converse_stream_exhausted(traced: Any, client: Any) -> None:
     assert attrs["weave_agent.stream.chunks"] == len(events)
 
 
+@needs_converse
 def test_converse_stream_tool_call_joined(traced: Any, client: Any) -> None:
     list(_stream(client, toolConfig=TOOLS)["stream"])
     span = traced.one()
@@ -303,6 +317,7 @@ def test_converse_stream_tool_call_joined(traced: Any, client: Any) -> None:
         "type": "tool_call", "id": "tooluse_1", "name": "get_weather", "arguments": {"city": "Paris"}}
 
 
+@needs_converse
 def test_converse_stream_close(traced: Any, client: Any) -> None:
     result = _stream(client)
     stream = result["stream"]
@@ -315,6 +330,7 @@ def test_converse_stream_close(traced: Any, client: Any) -> None:
     assert "gen_ai.usage.input_tokens" not in span.attributes  # the metadata event never came
 
 
+@needs_converse
 def test_converse_stream_break_and_gc(traced: Any, client: Any) -> None:
     result = _stream(client)
     for _event in result["stream"]:
@@ -327,12 +343,14 @@ def test_converse_stream_break_and_gc(traced: Any, client: Any) -> None:
     assert span.attributes["weave_agent.stream.chunks"] == 1
 
 
+@needs_converse
 def test_converse_stream_never_iterated(traced: Any, client: Any) -> None:
     _stream(client)
     gc.collect()
     assert traced.one().attributes["weave_agent.stream.end_reason"] == "garbage_collected"
 
 
+@needs_converse
 def test_converse_stream_error_midstream(traced: Any, client: Any) -> None:
     def consume(c: Any) -> tuple[list[Any], BaseException]:
         got: list[Any] = []
@@ -352,6 +370,7 @@ def test_converse_stream_error_midstream(traced: Any, client: Any) -> None:
     assert parts == [{"type": "text", "content": "Paris is the capital of France."}]  # the partial output
 
 
+@needs_converse
 def test_converse_stream_get_initial_response(traced: Any, client: Any) -> None:
     """Bedrock sends no initial-response event: the call raises as without the agent and
     the stream goes on the same way."""
@@ -525,7 +544,7 @@ def test_unpatch_restores_the_original(instrumentation: Any, spans: Any) -> None
     assert vars(botocore.client.BaseClient)["_make_api_call"] is not ORIGINAL
     unpatch("bedrock")
     assert vars(botocore.client.BaseClient)["_make_api_call"] is ORIGINAL
-    _client().converse(modelId=CLAUDE, messages=_messages())
+    _client().invoke_model(modelId=CLAUDE, body=json.dumps(FAMILIES[CLAUDE][0]))
     assert spans.finished() == []
 
 
@@ -537,9 +556,9 @@ def test_version_range_and_decline(monkeypatch: pytest.MonkeyPatch, caplog: pyte
 
     row = builtin()["bedrock"]
     assert row.triggers == bedrock_mod.TRIGGERS and row.distribution == "botocore"
-    assert supports(row, "1.44.18") and supports(row, "1.34.116")
-    assert supports(row, "1.34.115") is False and supports(row, "2.0.0") is False
-    monkeypatch.setattr(arming, "installed_version", lambda dist: "1.34.0" if dist == "botocore" else None)
+    assert supports(row, "1.44.18") and supports(row, "1.32.0")
+    assert supports(row, "1.31.57") is False and supports(row, "2.0.0") is False
+    monkeypatch.setattr(arming, "installed_version", lambda dist: "1.31.57" if dist == "botocore" else None)
     with caplog.at_level(logging.DEBUG, logger="weave_agent"):
         arming.patch(bedrock=True)
     try:
