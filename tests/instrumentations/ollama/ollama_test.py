@@ -297,8 +297,13 @@ with replay.use_cassette("chat_stream.yaml"):
 with replay.use_cassette("generate_stream.yaml"):
     left_open = ollama.generate(**rec.SCENARIOS["generate_stream"].kwargs)
     next(left_open)  # still open when the interpreter exits
-print(json.dumps({{"bound_through_the_patch": type(ollama.chat).__name__,
-                  "submodule_patched": hasattr(vars(sys.modules["ollama._client"].Client)["chat"], "__wrapped__")}}))
+bound = type(ollama.chat).__name__
+submodule_patched = hasattr(vars(sys.modules["ollama._client"].Client)["chat"], "__wrapped__")
+import weave_agent
+weave_agent.unpatch("ollama")  # the names bound through the patch go back to plain bound methods
+print(json.dumps({{"bound_through_the_patch": bound, "submodule_patched": submodule_patched,
+                  "after_unpatch": [type(ollama.chat).__name__, ollama.chat.__func__ is ollama.Client.chat,
+                                    ollama.embed.__self__ is vars(ollama)["_client"]]}}))
 """
 
 
@@ -326,7 +331,8 @@ def test_module_level_functions_imported_after_the_agent_started(tmp_path: Path)
     traces = tmp_path / "traces"
     result = run_python(args=("-m", "weave_agent", "python", str(app)), cwd=tmp_path, timeout=90,
                         env={"WEAVE_AGENT_TRACES_DIR": str(traces), "WEAVE_AGENT_QUIET": "true"}).check()
-    assert result.json() == {"bound_through_the_patch": "_BoundOpWrapper", "submodule_patched": True}
+    assert result.json() == {"bound_through_the_patch": "_BoundOpWrapper", "submodule_patched": True,
+                             "after_unpatch": ["method", True, True]}
     spans = _file_spans(traces)
     found = [(s["name"], s["attributes"].get("gen_ai.request.stream"), s["attributes"].get("gen_ai.usage.output_tokens"),
               s["attributes"].get("weave_agent.stream.end_reason")) for s in spans]
