@@ -71,8 +71,7 @@ class V2ChatStream:
                         self.thinking.append(thinking)
         elif kind == "tool-call-delta":
             if self.capture and self.tool_calls:
-                fn = getattr(_tool_call_of(event), "function", None)
-                arguments = getattr(fn, "arguments", None)
+                arguments = _f(_f(_tool_call_of(event), "function"), "arguments")
                 if isinstance(arguments, str):
                     self.tool_calls[-1][2].append(arguments)
         elif kind == "message-start":
@@ -88,18 +87,16 @@ class V2ChatStream:
                     self.thinking.append(thinking)
         elif kind == "tool-plan-delta":
             if self.capture:
-                message = getattr(getattr(event, "delta", None), "message", None)
-                plan = getattr(message, "tool_plan", None)
+                delta = getattr(event, "delta", None)
+                plan = _f(_f(delta, "message"), "tool_plan") or _f(delta, "tool_plan")
                 if plan:
                     self.tool_plan.append(plan)
         elif kind == "tool-call-start":
             if self.capture:
                 call = _tool_call_of(event)
-                fn = getattr(call, "function", None)
-                arguments = getattr(fn, "arguments", None)
-                self.tool_calls.append(
-                    [getattr(call, "id", None), getattr(fn, "name", None), [arguments] if isinstance(arguments, str) else []]
-                )
+                fn = _f(call, "function")
+                arguments = _f(fn, "arguments")
+                self.tool_calls.append([_f(call, "id"), _f(fn, "name"), [arguments] if isinstance(arguments, str) else []])
         elif kind == "message-end":
             delta = getattr(event, "delta", None)
             reason = getattr(delta, "finish_reason", None)
@@ -117,9 +114,18 @@ def _content_of(event: Any) -> Any:
     return getattr(message, "content", None)
 
 
+def _f(obj: Any, name: str) -> Any:
+    """A field of an event part: a model, or a dict where the SDK release does not know the
+    part (cohere 5.x types tool-call deltas as ``delta.tool_call`` and keeps today's
+    ``delta.message`` as a plain dict)."""
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
 def _tool_call_of(event: Any) -> Any:
-    message = getattr(getattr(event, "delta", None), "message", None)
-    return getattr(message, "tool_calls", None)
+    delta = getattr(event, "delta", None)
+    return _f(_f(delta, "message"), "tool_calls") or _f(delta, "tool_call")
 
 
 class V1ChatStream:

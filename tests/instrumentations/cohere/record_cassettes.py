@@ -142,9 +142,8 @@ SCENARIOS: dict[str, Scenario] = {
             "texts": ["What is the best French cheese?", "Paris is the capital of France."],
             "input_type": "search_document",
             "embedding_types": ["float"],
-            "output_dimension": 8,
         },
-        doc="two texts, two 8-float vectors, billed input tokens only",
+        doc="two texts, two 8-float vectors, billed input tokens only (no output_dimension: cohere 5.x lacks it)",
     ),
     "rerank": Scenario(
         "rerank",
