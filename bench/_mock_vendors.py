@@ -251,6 +251,32 @@ def before_send(answers: dict[str, tuple[bytes, str]]) -> Any:
     return handler
 
 
+# --- Cohere (v2 chat; its SDK is on httpx) -------------------------------------------------------
+
+
+def cohere_bodies() -> tuple[bytes, bytes, int]:
+    """A Cohere v2 chat answer (no model named, usage as ``tokens`` and ``billed_units``) and a
+    1,000-event stream: message-start, content-start, 996 content-delta, content-end,
+    message-end with the finish reason and usage, as Cohere's v2 streams send them."""
+    usage = {"billed_units": {"input_tokens": 26, "output_tokens": 200},
+             "tokens": {"input_tokens": 38, "output_tokens": 200}}
+    body = {"id": "d2a7ba3b-bench-4a1e-9c6f-cohere000001", "finish_reason": "COMPLETE",
+            "message": {"role": "assistant", "content": [{"type": "text", "text": _text(200)}]}, "usage": usage}
+    events: list[tuple[str | None, Any]] = [
+        ("message-start", {"type": "message-start", "id": "d2a7ba3b-bench-4a1e-9c6f-cohere000002",
+                           "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "",
+                                                 "tool_calls": [], "citations": []}}}),
+        ("content-start", {"type": "content-start", "index": 0,
+                           "delta": {"message": {"content": {"type": "text", "text": ""}}}}),
+    ]
+    events += [("content-delta", {"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": t}}}})
+               for t in _tokens(STREAM_CHUNKS - 4)]
+    events.append(("content-end", {"type": "content-end", "index": 0}))
+    events.append(("message-end", {"type": "message-end", "delta": {"finish_reason": "COMPLETE", "usage": dict(
+        usage, tokens={"input_tokens": 38, "output_tokens": 996})}}))
+    return json.dumps(body).encode(), _sse(events), STREAM_CHUNKS
+
+
 # --- Ollama (NDJSON streams; its SDK is on httpx) ----------------------------------------------
 
 

@@ -82,6 +82,8 @@ ALSO_NEEDS = {
 # the oldest langchain-core, the LangChain partner packages and LangGraph must be of its
 # generation, and they in turn choose the openai and anthropic SDKs they were made for.
 MOVES_WITH = {
+    # cohere 5.x pins httpx-sse exactly and bounds fastavro and tokenizers to its generation
+    "cohere": ("httpx", "httpx-sse", "fastavro", "tokenizers", "types-requests", "parameterized"),
     "openai": ("httpx",),
     "groq": ("httpx",),
     # ollama 0.4.x requires httpx <0.28

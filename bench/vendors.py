@@ -476,6 +476,68 @@ class GoogleGenAIVendor(Vendor):
 
 VENDORS["google_genai"] = GoogleGenAIVendor
 
+class CohereVendor(Vendor):
+    """Cohere's v2 chat through ``Client(...).v2`` (a ``V2Client``): a ``ClientV2`` rebinds
+    ``chat`` on the instance when built, so one built before ``patch()`` stays untraced, and
+    this benchmark patches after building its clients. ``chat_stream`` is a generator
+    function: ``feed`` hands the prebuilt events to the next stream through a one-shot raw
+    client (the generator reads ``self._raw_client`` on its first step)."""
+
+    name = "cohere"
+    sync_call_label = "client.v2.chat"
+    stream_label = "client.v2.chat_stream"
+
+    def __init__(self) -> None:
+        import cohere
+        import cohere.v2.client as mod
+        import httpx
+        from _mock_vendors import cohere_bodies
+
+        body, sse, self.chunks = cohere_bodies()
+
+        def transport(content: bytes, headers: dict[str, str]) -> Any:
+            return httpx.MockTransport(lambda request: httpx.Response(200, headers=headers, content=content))
+
+        self.json = cohere.Client(api_key="bench-not-a-key",
+                                  httpx_client=httpx.Client(transport=transport(body, JSON_HEADERS))).v2
+        self.sse = cohere.Client(api_key="bench-not-a-key",
+                                 httpx_client=httpx.Client(transport=transport(sse, SSE_HEADERS))).v2
+        self.mod = mod
+        self.kwargs = {"model": "command-a-03-2025", "messages": MESSAGES, "temperature": 0.2, "max_tokens": 256}
+
+    def targets(self) -> list[tuple[type, str]]:
+        return [(self.mod.V2Client, "chat"), (self.mod.V2Client, "chat_stream")]
+
+    def resource(self) -> Any:
+        return self.json
+
+    def call(self) -> Any:
+        return self.json.chat(**self.kwargs)
+
+    def stream(self) -> Any:
+        return self.sse.chat_stream(**self.kwargs)
+
+    def feed(self, inner: Any, prebuilt: list[Any]) -> None:
+        import contextlib
+        import types
+
+        client, real = self.sse, self.sse._raw_client
+
+        class OneShot:
+            @contextlib.contextmanager
+            def chat_stream(self, **kwargs: Any) -> Any:
+                client._raw_client = real  # the next stream parses its body again
+                yield types.SimpleNamespace(data=iter(prebuilt))
+
+        client._raw_client = OneShot()
+
+    def text_of(self, result: Any) -> str:
+        return result.message.content[0].text
+
+
+VENDORS["cohere"] = CohereVendor
+
+
 class NotAvailable(Exception):
     """The vendor's instrumentation is unknown, does not patch, or makes no usable span."""
 
