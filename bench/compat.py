@@ -75,6 +75,8 @@ ALSO_NEEDS = {
     "langchain": ("langchain-openai", "langchain-anthropic", "langgraph", "numpy"),
     # bedrock: the tests drive botocore through boto3, and AnthropicBedrock (signs with botocore)
     "bedrock": ("boto3", "anthropic"),
+    # openai_agents: the model calls go through the OpenAI SDK, with the openai instrumentation on
+    "openai_agents": ("openai",),
 }
 
 # Packages left out of the constraints for a given instrumentation: those whose compatible
@@ -85,6 +87,9 @@ MOVES_WITH = {
     # cohere 5.x pins httpx-sse exactly and bounds fastavro and tokenizers to its generation
     "cohere": ("httpx", "httpx-sse", "fastavro", "tokenizers", "types-requests", "parameterized"),
     "openai": ("httpx",),
+    # openai-agents pins the OpenAI SDK (1.x, 2.x, then 3.x over httpx2), mcp and griffe to its generation
+    "openai_agents": ("openai", "httpx", "httpx2", "mcp", "mcp-types", "griffe", "griffelib", "websockets",
+                      "starlette", "sse-starlette", "uvicorn", "pydantic-settings", "types-requests"),
     "groq": ("httpx",),
     # ollama 0.4.x requires httpx <0.28
     "ollama": ("httpx", "httpcore"),
