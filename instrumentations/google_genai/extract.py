@@ -233,6 +233,7 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]]:
             doc = inspect.getdoc(tool)
             defs.append(tool_definition("function", getattr(tool, "__name__", None), doc))
             continue
+        items: Any
         if isinstance(tool, dict):
             items = dict.items(tool)
         elif hasattr(type(tool), "model_fields"):
@@ -439,6 +440,7 @@ class EmbedContentExtractor(_GeminiExtractor):
         usage = _usage(_usage_counts(getattr(output, "usage_metadata", None)), input_only=True)
         if usage is None or usage.input_tokens is None:
             counts = [getattr(getattr(e, "statistics", None), "token_count", None) for e in embeddings]
-            if counts and all(isinstance(c, (int, float)) for c in counts):
-                usage = Usage(int(sum(counts)))
+            numbers = [c for c in counts if isinstance(c, (int, float))]
+            if numbers and len(numbers) == len(counts):  # Vertex AI: each embedding's own count
+                usage = Usage(int(sum(numbers)))
         return Response(attrs, usage)

@@ -659,3 +659,13 @@ def test_hook_fires_on_the_namespace_package_in_a_fresh_interpreter(tmp_path: Pa
     code = CHILD.format(here=str(HERE))
     result = run_python(code, cwd=tmp_path, env={"WEAVE_AGENT_QUIET": "true"}, timeout=60).check()
     assert result.json() == {"patched": True, "spans": [[f"chat {MODEL}", "gcp.gemini"]], "namespace": None}
+
+
+def test_vertex_embeddings_usage_from_each_statistics() -> None:
+    response = types.EmbedContentResponse(embeddings=[
+        types.ContentEmbedding(values=[0.1, 0.2, 0.3], statistics=types.ContentEmbeddingStatistics(token_count=5)),
+        types.ContentEmbedding(values=[0.3, 0.2, 0.1], statistics=types.ContentEmbeddingStatistics(token_count=7)),
+    ])
+    out = extract.EmbedContentExtractor().response(response, False)
+    assert out.usage is not None and out.usage.input_tokens == 12 and out.usage.output_tokens is None
+    assert out.attributes == {"gen_ai.embeddings.dimension.count": 3}
