@@ -93,8 +93,9 @@ MOVES_WITH = {
     "groq": ("httpx",),
     # ollama 0.4.x requires httpx <0.28
     "ollama": ("httpx", "httpcore"),
-    # boto3 pins botocore to its own minor release, and s3transfer to boto3's
-    "bedrock": ("boto3", "s3transfer"),
+    # boto3 pins botocore to its own minor release, and s3transfer to boto3's; botocore < 1.34
+    # caps urllib3 below 2.1
+    "bedrock": ("boto3", "s3transfer", "urllib3"),
     "anthropic": (),
     # google-genai 2.x uses httpx (httpx2 only as an extra), 3.x httpx2
     "google_genai": ("httpx", "httpx2"),
