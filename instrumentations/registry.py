@@ -152,10 +152,12 @@ INSTRUMENTATIONS = (
         "openai-agents",
         ">=0.24,<1",
     ),
-    # mcp >= 2.0 (the 2.x dispatcher architecture: ClientSession on a Dispatcher, the SDK's own
-    # OpenTelemetry spans in mcp.shared.jsonrpc_dispatcher and mcp.server._otel). Client requests
-    # are the agent's CLIENT spans, the SDK's SERVER spans are kept and enriched; each module
-    # patched when it is imported.
+    # mcp >= 2.3 (measured by the matrix: over streamable HTTP, 2.0.0 and 2.2.0 send tools/list
+    # requests that reach the server without passing ClientSession.send_request, so without a
+    # client span or context; the 2.x dispatcher architecture: ClientSession on a Dispatcher, the
+    # SDK's own OpenTelemetry spans in mcp.shared.jsonrpc_dispatcher and mcp.server._otel).
+    # Client requests are the agent's CLIENT spans, the SDK's SERVER spans are kept and enriched;
+    # each module patched when it is imported.
     (
         "mcp",
         (
@@ -169,7 +171,7 @@ INSTRUMENTATIONS = (
         ),
         "mcp.mcp",
         "mcp",
-        ">=2.0,<3",
+        ">=2.3,<3",
     ),
     # new-integration: rows above this line
 )

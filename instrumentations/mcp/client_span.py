@@ -18,7 +18,10 @@ through a ``DirectDispatcher``. So the client side is the agent's:
   conventions' name instead of the SDK's;
 * ``DirectDispatcher.send_raw_request`` injects the current context into ``params._meta``
   (the SDK's direct path injects nothing), so that the server's span is parented from the
-  request as on the wire.
+  request as on the wire;
+* ``ClientSession.send_notification`` makes a CLIENT span ``{mcp.method.name}`` for each
+  notification (``notifications/initialized``, ...), and the dispatchers' ``notify``
+  (which inject nothing in the SDK) write its context into ``params._meta``.
 
 Errors: an ``MCPError`` gives ``error.type`` and ``rpc.response.status_code`` from its
 JSON-RPC code and its message as the status description; any other exception its class
@@ -132,6 +135,31 @@ def send_discover_hook(original: Any) -> Any:
         return await _traced(instance, "server/discover", None, lambda: wrapped(*args, **kwargs))
 
     return wrapt.FunctionWrapper(original, wrapper)
+
+
+def send_notification_hook(original: Any) -> Any:
+    """``ClientSession.send_notification(notification)``: a CLIENT span ``{mcp.method.name}``
+    (``notifications/initialized``, ``notifications/cancelled``, ...), whose context the
+    dispatchers' ``notify`` write into ``params._meta`` (``notify_hook``): the server's span
+    of the notification is its child."""
+
+    async def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not _State.active:
+            return await wrapped(*args, **kwargs)
+        notification = args[0] if args else kwargs.get("notification")
+        method = getattr(notification, "method", None)
+        if not isinstance(method, str):
+            return await wrapped(*args, **kwargs)
+        return await _traced(instance, method, None, lambda: wrapped(*args, **kwargs))
+
+    return wrapt.FunctionWrapper(original, wrapper)
+
+
+def notify_hook(original: Any) -> Any:
+    """``JSONRPCDispatcher.notify`` / ``DirectDispatcher.notify(method, params, opts)``: the
+    SDK injects no context into a notification; inside the agent's notification span, its
+    context goes into ``params._meta``."""
+    return direct_send_hook(original)
 
 
 def direct_send_hook(original: Any) -> Any:

@@ -3,7 +3,8 @@
 Client side (the agent's spans, ``client_span.py``): ``ClientSession.send_request`` and
 ``send_discover`` in ``mcp.client.session`` make one CLIENT span per request,
 ``{mcp.method.name} {target}`` (``tools/call add``, ``prompts/get review``,
-``resources/read``, ``tools/list``, ``initialize``, ``server/discover``), with
+``resources/read``, ``tools/list``, ``initialize``, ``server/discover``, and each
+notification the client sends, ``notifications/initialized``), with
 ``mcp.method.name``, ``gen_ai.operation.name=execute_tool`` and ``gen_ai.tool.name`` for
 tool calls, ``gen_ai.prompt.name``, ``mcp.resource.uri``, ``mcp.protocol.version``,
 ``jsonrpc.request.id`` (JSON-RPC transports), ``mcp.session.id``, ``network.transport``
@@ -57,7 +58,7 @@ def _session_missing(module: ModuleType) -> list[str]:
     looked for, patching the session would make two spans per request."""
     missing = []
     session = getattr(module, "ClientSession", None)
-    for method in ("send_request", "send_discover"):
+    for method in ("send_request", "send_discover", "send_notification"):
         if session is None or method not in vars(session):
             missing.append("ClientSession.%s" % method)
     jsonrpc = sys.modules.get(JSONRPC_MODULE)
@@ -70,6 +71,7 @@ def _session_patchers(module: ModuleType) -> list[Patcher]:
     return [
         SymbolPatcher(lambda: module, "ClientSession.send_request", client_span.send_request_hook),
         SymbolPatcher(lambda: module, "ClientSession.send_discover", client_span.send_discover_hook),
+        SymbolPatcher(lambda: module, "ClientSession.send_notification", client_span.send_notification_hook),
     ]
 
 
@@ -94,13 +96,15 @@ class McpPatcher(MultiPatcher):
 mcp_patcher = McpPatcher(
         [
             ModulePatcher(
-                JSONRPC_MODULE, lambda m: [SymbolPatcher(lambda: m, "otel_span", client_span.sdk_span_hook)],
+                JSONRPC_MODULE, lambda m: [SymbolPatcher(lambda: m, "otel_span", client_span.sdk_span_hook),
+                                           SymbolPatcher(lambda: m, "JSONRPCDispatcher.notify", client_span.notify_hook)],
                 lambda m: [] if callable(vars(m).get("otel_span")) else ["otel_span"],
             ),
             ModulePatcher(SESSION_MODULE, _session_patchers, _session_missing),
             ModulePatcher(
                 DIRECT_MODULE, lambda m: [SymbolPatcher(lambda: m, "DirectDispatcher.send_raw_request",
-                                                        client_span.direct_send_hook)],
+                                                        client_span.direct_send_hook),
+                                          SymbolPatcher(lambda: m, "DirectDispatcher.notify", client_span.notify_hook)],
             ),
             ModulePatcher(
                 SERVER_OTEL_MODULE, lambda m: [SymbolPatcher(lambda: m, "OpenTelemetryMiddleware.__call__",

@@ -28,6 +28,7 @@ mcp = pytest.importorskip("mcp")
 
 import anyio  # noqa: E402
 from mcp import Client  # noqa: E402
+from mcp.client import stdio as stdio_transport  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from mcp.shared import _otel as sdk_otel  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
@@ -120,12 +121,12 @@ SESSION_SHAPE = [
     ("prompts/get review", 0), ("prompts/get review", 1),
     ("resources/read", 0), ("resources/read", 1),
 ]
-# mode -> the handshake's spans: server/discover (2026-07-28) or initialize (legacy), whose
-# notifications/initialized the client sends without a span (a notification: no context).
+# mode -> the handshake's spans: server/discover (2026-07-28), or initialize and the
+# notifications/initialized that follows it (legacy; a notification has a client span too)
 SHAPES = {
     "auto": [("server/discover", 0), ("server/discover", 1), *SESSION_SHAPE],
-    "legacy": [("initialize", 0), ("initialize", 1), *SESSION_SHAPE[:2], ("notifications/initialized", 0),
-               *SESSION_SHAPE[2:]],
+    "legacy": [("initialize", 0), ("initialize", 1), ("notifications/initialized", 0),
+               ("notifications/initialized", 1), *SESSION_SHAPE],
 }
 VERSIONS = {"auto": "2026-07-28", "legacy": "2025-11-25"}
 
@@ -313,7 +314,9 @@ def test_stdio_two_processes_one_trace(traced: Any, tmp_path: Path) -> None:
                                    env=_bootstrap_env(tmp_path))
 
     async def main() -> Any:
-        async with Client(params) as client:
+        # the transport by its module attribute: the name the agent rebinds (a test-time
+        # ``from mcp.client.stdio import stdio_client`` would hold the original)
+        async with Client(stdio_transport.stdio_client(params)) as client:
             return await _session(client)
 
     _check_results(anyio.run(main))
@@ -381,11 +384,14 @@ def _originals() -> dict[str, Any]:
     return {
         "send_request": vars(session_module.ClientSession)["send_request"],
         "send_discover": vars(session_module.ClientSession)["send_discover"],
+        "send_notification": vars(session_module.ClientSession)["send_notification"],
+        "notify": vars(jsonrpc.JSONRPCDispatcher)["notify"],
+        "direct_notify": vars(direct.DirectDispatcher)["notify"],
         "otel_span": vars(jsonrpc)["otel_span"],
         "direct": vars(direct.DirectDispatcher)["send_raw_request"],
         "middleware": vars(server_otel.OpenTelemetryMiddleware)["__call__"],
         "stdio_client": vars(stdio_module)["stdio_client"],
-        "client_stdio_client": vars(client_module)["stdio_client"],
+        "client_stdio_client": vars(client_module).get("stdio_client"),
         "mcp_stdio_client": vars(mcp)["stdio_client"],
     }
 
@@ -397,7 +403,8 @@ def test_unpatch_restores_every_original(sdk_spans: Any) -> None:
     patch(mcp=True)
     try:
         during = _originals()
-        assert all(during[k] is not before[k] for k in before), [k for k in before if during[k] is before[k]]
+        changed = [k for k in before if before[k] is not None]
+        assert all(during[k] is not before[k] for k in changed), [k for k in changed if during[k] is before[k]]
     finally:
         unpatch("mcp")
     after = _originals()
@@ -411,8 +418,8 @@ def test_version_range() -> None:
 
     row = builtin()["mcp"]
     assert row.triggers == mcp_mod.TRIGGERS and row.distribution == "mcp"
-    assert supports(row, "2.3.0") and supports(row, "2.0.0")
-    assert supports(row, "1.30.0") is False and supports(row, "3.0.0") is False
+    assert supports(row, "2.3.0") and supports(row, "2.3.5")
+    assert supports(row, "2.2.0") is False and supports(row, "3.0.0") is False
 
 
 def test_outside_the_range_declines_with_one_debug_line(
@@ -421,13 +428,13 @@ def test_outside_the_range_declines_with_one_debug_line(
     from weave_agent.hook import arming
 
     before = _originals()
-    monkeypatch.setattr(arming, "installed_version", lambda dist: "1.30.0" if dist == "mcp" else None)
+    monkeypatch.setattr(arming, "installed_version", lambda dist: "2.2.0" if dist == "mcp" else None)
     with caplog.at_level(logging.DEBUG, logger="weave_agent"):
         patch(mcp=True)
     try:
         assert _originals() == before
         lines = [r.getMessage() for r in caplog.records if "mcp" in r.getMessage()]
-        assert lines == ["weave-agent: mcp 1.30.0 is not supported (supported: >=2.0,<3): not patched"]
+        assert lines == ["weave-agent: mcp 2.2.0 is not supported (supported: >=2.3,<3): not patched"]
         _check_results(run_in_process("auto"))
         assert {s.instrumentation_scope.name for s in sdk_spans.finished()} == {SDK_SCOPE}
     finally:
