@@ -115,21 +115,20 @@ class GroqChatAcc:
             if choice.finish_reason:
                 c.finish = choice.finish_reason
             delta = choice.delta
-            if delta is not None and self.capture:
-                self._delta(c, delta)
+            if delta is None or not self.capture:
+                continue
+            if delta.content:
+                c.text.append(delta.content)
+            reasoning = getattr(delta, "reasoning", None)
+            if reasoning:
+                c.reasoning.append(reasoning)
+            if delta.tool_calls:
+                join_tool_call_deltas(c.tools, delta.tool_calls)
+            executed = getattr(delta, "executed_tools", None)
+            if executed:
+                for tool in executed:
+                    c.executed.append((field(tool, "type"), field(tool, "arguments"), field(tool, "output")))
         return self
-
-    @staticmethod
-    def _delta(c: ChoiceState, delta: Any) -> None:
-        if delta.content:
-            c.text.append(delta.content)
-        reasoning = getattr(delta, "reasoning", None)
-        if reasoning:
-            c.reasoning.append(reasoning)
-        if delta.tool_calls:
-            join_tool_call_deltas(c.tools, delta.tool_calls)
-        for tool in getattr(delta, "executed_tools", None) or ():
-            c.executed.append((field(tool, "type"), field(tool, "arguments"), field(tool, "output")))
 
     def ordered(self) -> list[ChoiceState]:
         return [self.choices[i] for i in sorted(self.choices)]
