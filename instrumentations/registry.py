@@ -114,8 +114,8 @@ INSTRUMENTATIONS = (
         "cohere",
         ">=5.12,<8",
     ),
-    # google-genai >= 2.33 (measured by the matrix; the private per-request methods
-    # Models._generate_content[_stream] are patched): generate_content, its stream and
+    # google-genai >= 2.0 (measured by the matrix: 2.0.0 and 3.6.1; the private per-request
+    # methods Models._generate_content[_stream] are patched): generate_content, its stream and
     # embed_content, sync and async, chats, automatic function calling. google is a
     # namespace package: trigger on the defining module.
     (
@@ -123,7 +123,7 @@ INSTRUMENTATIONS = (
         ("google.genai.models",),
         "google_genai.google_genai",
         "google-genai",
-        ">=2.33,<4",
+        ">=2.0,<4",
     ),
     # litellm >= 1.104 (the first release with all three dispatch modules; before it
     # completion and embedding lived in litellm.main): completion/acompletion,

@@ -1,4 +1,4 @@
-"""Google Gen AI SDK (``google-genai`` >= 2.33, < 4): Gemini and Vertex AI calls in GenAI terms.
+"""Google Gen AI SDK (``google-genai`` >= 2.0, < 4): Gemini and Vertex AI calls in GenAI terms.
 
 Patched in ``google.genai.models`` (sync ``Models`` and async ``AsyncModels``, which
 ``client.models``, ``client.aio.models`` and ``client.chats``/``client.aio.chats`` all

