@@ -333,6 +333,8 @@ def test_stream_break_then_collected(traced: Any, up: Any) -> None:
     assert span.attributes["weave_agent.stream.end_reason"] == "garbage_collected"
 
 
+@pytest.mark.skipif(not hasattr(CustomStreamWrapper, "close"),
+                    reason="this litellm: CustomStreamWrapper has no close() (an app cannot close it either)")
 def test_stream_closed(traced: Any, up: Any) -> None:
     stream = litellm.completion(**openai_call(up, stream=True))
     next(iter(stream))
