@@ -538,6 +538,67 @@ class CohereVendor(Vendor):
 VENDORS["cohere"] = CohereVendor
 
 
+class LiteLLMVendor(Vendor):
+    """LiteLLM's OpenAI route: ``litellm.completion(client=openai.OpenAI(...))`` over the same
+    ``httpx2.MockTransport`` bodies as OpenAI (LiteLLM posts through the SDK's ``client.post``);
+    its ``CustomStreamWrapper`` turns the 1,000 SSE chunks into ``ModelResponseStream``s.
+    Needs ``LITELLM_LOCAL_MODEL_COST_MAP=True`` (set here unless set) so ``import litellm``
+    reads its bundled price map instead of fetching one."""
+
+    name = "litellm"
+    sync_call_label = "litellm.completion"
+    stream_label = "completion(stream=True)"
+    has_async = True
+
+    def __init__(self) -> None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+        import litellm.chat_completions.dispatch as mod
+        import openai
+
+        body, sse, self.chunks = openai_bodies()
+        kw: dict[str, Any] = {"api_key": "sk-bench-not-a-key", "max_retries": 0}
+        self.litellm = litellm
+        self.mod = mod
+        self.json = openai.OpenAI(http_client=httpx2.Client(transport=mock_transport(body, JSON_HEADERS)), **kw)
+        self.sse = openai.OpenAI(http_client=httpx2.Client(transport=mock_transport(sse, SSE_HEADERS)), **kw)
+        self.ajson = openai.AsyncOpenAI(
+            http_client=httpx2.AsyncClient(transport=mock_transport(body, JSON_HEADERS)), **kw)
+        self.asse = openai.AsyncOpenAI(
+            http_client=httpx2.AsyncClient(transport=mock_transport(sse, SSE_HEADERS)), **kw)
+        self.kwargs = {"model": "openai/gpt-4o-mini", "messages": MESSAGES, "temperature": 0.2, "max_tokens": 256,
+                       "client": self.json}
+
+    def targets(self) -> list[tuple[Any, str]]:
+        return [(self.mod, "completion"), (self.mod, "acompletion")]
+
+    def resource(self) -> Any:
+        return self.litellm  # the functions are module-level: the package stands for the bound object
+
+    def call(self) -> Any:
+        return self.litellm.completion(**self.kwargs)
+
+    def stream(self) -> Any:
+        return self.litellm.completion(stream=True, **{**self.kwargs, "client": self.sse})
+
+    async def acall(self) -> Any:
+        return await self.litellm.acompletion(**{**self.kwargs, "client": self.ajson})
+
+    async def astream(self) -> Any:
+        return await self.litellm.acompletion(stream=True, **{**self.kwargs, "client": self.asse})
+
+    def text_of(self, result: Any) -> str:
+        return result.choices[0].message.content
+
+    def feed(self, inner: Any, prebuilt: list[Any]) -> None:
+        """The wrapper reads the provider's chunks from ``completion_stream``; LiteLLM's own
+        chunks are OpenAI-shaped, so it takes the prebuilt ones as they are."""
+        inner.completion_stream = iter(prebuilt)
+
+
+VENDORS["litellm"] = LiteLLMVendor
+
+
 class NotAvailable(Exception):
     """The vendor's instrumentation is unknown, does not patch, or makes no usable span."""
 
