@@ -97,6 +97,8 @@ MOVES_WITH = {
     # caps urllib3 below 2.1
     "bedrock": ("boto3", "s3transfer", "urllib3"),
     "anthropic": (),
+    # mcp pins mcp-types to its own release exactly; 2.0's httpx2 and starlette bounds are its own
+    "mcp": ("mcp-types", "httpx2", "starlette", "sse-starlette", "uvicorn", "pydantic-settings"),
     # google-genai 2.x uses httpx (httpx2 only as an extra), 3.x httpx2
     "google_genai": ("httpx", "httpx2"),
     # mistralai 2.0 pins opentelemetry-semantic-conventions <0.61, which pins its
