@@ -590,3 +590,26 @@ def test_anthropic_bedrock_is_traced_once(instrumentation: Any, spans: Any) -> N
     llm = [s for s in spans.finished() if s.attributes.get("gen_ai.operation.name")]
     assert len(llm) == 1 and llm[0].attributes["gen_ai.provider.name"] == "aws.bedrock"
     assert sum(1 for s in llm if "gen_ai.usage.input_tokens" in s.attributes) == 1
+
+
+def test_invoke_stream_span_not_current_between_chunks(traced: Any, client: Any) -> None:
+    from opentelemetry import trace
+
+    stream = client.invoke_model_with_response_stream(modelId=CLAUDE, body=json.dumps(FAMILIES[CLAUDE][0]))["body"]
+    seen = set()
+    for _event in stream:
+        seen.add(trace.get_current_span().get_span_context().span_id)
+    span = traced.one()
+    assert span.context.span_id not in seen
+    assert span.attributes["weave_agent.stream.end_reason"] == "exhausted"
+
+
+def test_invoke_stream_open_at_interpreter_exit(traced: Any, client: Any) -> None:
+    from weave_agent.tracing import streams
+
+    stream = client.invoke_model_with_response_stream(modelId=CLAUDE, body=json.dumps(FAMILIES[CLAUDE][0]))["body"]
+    next(iter(stream))
+    assert streams.end_all_open() == 1  # what the agent's exit hook runs
+    span = traced.one()
+    assert span.attributes["weave_agent.stream.end_reason"] == "interpreter_exit"
+    assert span.attributes["weave_agent.stream.chunks"] == 1
