@@ -132,12 +132,24 @@ def _server(instance: Any) -> tuple[str | None, int | None]:
     return server_of(url)
 
 
-def _provider(instance: Any) -> str | None:
-    """Cohere models served by Amazon Bedrock (``BedrockClient``/``BedrockClientV2``)."""
-    for cls in type(instance).__mro__:
-        if cls.__name__.startswith("Bedrock"):
-            return "aws.bedrock"
-    return None
+_DEPLOYMENTS: dict[type, tuple[str | None, bool]] = {}
+
+
+def _deployment(instance: Any) -> tuple[str | None, bool]:
+    """(provider override, whether ``base_url`` is where the call goes), per client class.
+
+    ``BedrockClient(V2)`` is Cohere on Amazon Bedrock (``aws.bedrock``); it and the other
+    cloud clients (``SagemakerClient(V2)`` under ``AwsClient(V2)``, ``OciClient(V2)``) keep
+    ``https://api.cohere.com`` as their unused ``base_url`` and send the request elsewhere
+    from an httpx event hook: their ``server.address`` is left unset rather than wrong."""
+    cls = type(instance)
+    known = _DEPLOYMENTS.get(cls)
+    if known is None:
+        names = {c.__name__ for c in cls.__mro__}
+        provider = "aws.bedrock" if names & {"BedrockClient", "BedrockClientV2"} else None
+        cloud = bool(names & {"AwsClient", "AwsClientV2", "OciClient", "OciClientV2"})
+        known = _DEPLOYMENTS[cls] = (provider, not cloud)
+    return known
 
 
 def _attrs(response_id: Any, finishes: list[str]) -> dict[str, Any]:
@@ -286,8 +298,9 @@ class _CohereExtractor(Extractor):
         address = port = None
         if instance is not None:
             _remember_credentials(instance)  # scrubbed from what is exported, should the server echo them
-            address, port = _server(instance)
-            provider = _provider(instance)
+            provider, at_base_url = _deployment(instance)
+            if at_base_url:
+                address, port = _server(instance)
         return Request(model if isinstance(model, str) else None, attrs, content, address, port, provider)
 
     def error_type(self, exc: BaseException) -> str:
@@ -509,7 +522,7 @@ class RerankSpec(OpSpec):
             attrs["cohere.rerank.model"] = model
         if instance is not None:
             _remember_credentials(instance)
-            address, port = _server(instance)
+            address, port = _server(instance) if _deployment(instance)[1] else (None, None)
             if address:
                 attrs["server.address"] = address
                 if port:

@@ -575,6 +575,29 @@ def test_v1_embed_batches_stay_in_the_callers_trace(traced: Any, server: Any) ->
     assert sorted(s.attributes["gen_ai.usage.input_tokens"] for s in batches) == [8, 192]
 
 
+def test_bedrock_client_is_provider_aws_bedrock(traced: Any) -> None:
+    # BedrockClientV2 keeps https://api.cohere.com as an unused base_url and sends the call to
+    # Bedrock from an httpx hook (SigV4 with botocore; no _make_api_call, so the bedrock
+    # instrumentation sees nothing): provider aws.bedrock, no server.address rather than a wrong one.
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(200, json=fake.v2_chat({}))
+
+    co = cohere.BedrockClientV2(aws_access_key="AKIAFAKEFAKEFAKE0000", aws_secret_key="not-a-secret",
+                                aws_region="us-east-1")
+    co._client_wrapper.httpx_client.httpx_client._transport = httpx.MockTransport(handler)  # nothing leaves
+    result = co.chat(model="cohere.command-r-plus-v1:0", messages=[{"role": "user", "content": "hi"}])
+    assert result.message.content[0].text == fake.ANSWER
+    assert sent == ["https://bedrock-runtime.us-east-1.amazonaws.com/model/cohere.command-r-plus-v1:0/invoke"]
+    (span,) = traced.finished()
+    assert span.name == "chat cohere.command-r-plus-v1:0"
+    assert span.attributes["gen_ai.provider.name"] == "aws.bedrock"
+    assert "server.address" not in span.attributes
+    assert span.attributes["gen_ai.usage.input_tokens"] == 496
+
+
 def test_nothing_leaves_for_the_network(traced: Any, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Every connection the SDK (and the agent) opens, for every call kind: only the fake's.
     connected: list[Any] = []
