@@ -59,13 +59,13 @@ class V2ChatStream:
 
     def add(self, event: Any) -> V2ChatStream:
         kind = getattr(event, "type", None)
-        if kind == "content-delta":
+        if kind == "content-delta":  # nearly every event: inlined, a text delta first
             if self.capture:
-                content = _content_of(event)
-                if content is not None:
-                    text = getattr(content, "text", None)
-                    if text:
-                        self.text.append(text)
+                content = getattr(getattr(getattr(event, "delta", None), "message", None), "content", None)
+                text = getattr(content, "text", None)
+                if text:
+                    self.text.append(text)
+                else:
                     thinking = getattr(content, "thinking", None)
                     if thinking:
                         self.thinking.append(thinking)
