@@ -278,6 +278,20 @@ def test_responses(traced: Any, up: Any, mode: str) -> None:
     assert len(usage_spans(traced)) == 1
 
 
+def test_responses_stream(traced: Any, up: Any) -> None:
+    stream = litellm.responses(model="openai/gpt-4o-mini", input="What is the capital of France?", stream=True,
+                               api_base=up.openai_base, api_key=KEY)
+    events = list(stream)
+    completed = [e for e in events if getattr(e.type, "value", e.type) == "response.completed"]
+    assert completed
+    span = traced.one("chat gpt-4o-mini")
+    a = span.attributes
+    assert a["gen_ai.request.stream"] is True
+    assert a["weave_agent.stream.end_reason"] == "exhausted"
+    assert a["gen_ai.usage.input_tokens"] == completed[-1].response.usage.input_tokens
+    assert len(usage_spans(traced)) == 1
+
+
 def test_router(traced: Any, up: Any) -> None:
     router = litellm.Router(model_list=[
         {"model_name": "fast", "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": up.openai_base,
