@@ -10,6 +10,7 @@ function declarations and Python functions of ``tools`` as ``gen_ai.tool.definit
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -274,8 +275,14 @@ def client_of(instance: Any, config: Any) -> tuple[str, str | None, int | None]:
     base = _get(_get(config, "http_options", "httpOptions"), "base_url", "baseUrl")
     if not isinstance(base, str) or not base:
         base = getattr(getattr(api, "_http_options", None), "base_url", None)
-    address, port = server_of(base) if isinstance(base, str) and base else (None, None)
+    address, port = _server(base) if isinstance(base, str) and base else (None, None)
     return provider, address, port
+
+
+@functools.lru_cache(maxsize=64)
+def _server(base_url: str) -> tuple[str | None, int | None]:
+    """``server_of`` per base URL, parsed once (a client's URL is the same on every call)."""
+    return server_of(base_url)
 
 
 # --- extractors ----------------------------------------------------------------------------
