@@ -163,7 +163,6 @@ INSTRUMENTATIONS = (
         (
             "mcp.client.session",
             "mcp.shared.jsonrpc_dispatcher",
-            "mcp.shared.direct_dispatcher",
             "mcp.server._otel",
             "mcp.client.streamable_http",
             "mcp.client.stdio",

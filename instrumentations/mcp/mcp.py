@@ -11,8 +11,10 @@ tool calls, ``gen_ai.prompt.name``, ``mcp.resource.uri``, ``mcp.protocol.version
 and ``server.address``/``port`` (``transports.py``), and with content capture on
 ``gen_ai.tool.call.arguments``/``result``. ``mcp.Client`` delegates to ``ClientSession``,
 including its in-process mode (``mcp.Client(server)``: a ``DirectDispatcher``, no
-JSON-RPC). The SDK's own client span (``otel_span`` in ``mcp.shared.jsonrpc_dispatcher``)
-is switched off inside those requests, its context injection kept on the agent's span.
+JSON-RPC, the server's handler awaited in the caller's own context, so the server span is
+the client span's child without a ``_meta`` carrier). The SDK's own client span
+(``otel_span`` in ``mcp.shared.jsonrpc_dispatcher``) is switched off inside those
+requests, its context injection kept on the agent's span.
 
 Server side (the SDK's spans, ``server_span.py``): the SDK's ``OpenTelemetryMiddleware``
 SERVER span follows the conventions and is parented from ``params._meta``; the agent
@@ -39,13 +41,11 @@ from . import client_span, server_span, transports
 
 SESSION_MODULE = "mcp.client.session"
 JSONRPC_MODULE = "mcp.shared.jsonrpc_dispatcher"
-DIRECT_MODULE = "mcp.shared.direct_dispatcher"
 SERVER_OTEL_MODULE = "mcp.server._otel"
 HTTP_CLIENT_MODULE = "mcp.client.streamable_http"
 TRIGGERS = (
     SESSION_MODULE,
     JSONRPC_MODULE,
-    DIRECT_MODULE,
     SERVER_OTEL_MODULE,
     HTTP_CLIENT_MODULE,
     transports.CLIENT_STDIO[0],
@@ -101,11 +101,6 @@ mcp_patcher = McpPatcher(
                 lambda m: [] if callable(vars(m).get("otel_span")) else ["otel_span"],
             ),
             ModulePatcher(SESSION_MODULE, _session_patchers, _session_missing),
-            ModulePatcher(
-                DIRECT_MODULE, lambda m: [SymbolPatcher(lambda: m, "DirectDispatcher.send_raw_request",
-                                                        client_span.direct_send_hook),
-                                          SymbolPatcher(lambda: m, "DirectDispatcher.notify", client_span.notify_hook)],
-            ),
             ModulePatcher(
                 SERVER_OTEL_MODULE, lambda m: [SymbolPatcher(lambda: m, "OpenTelemetryMiddleware.__call__",
                                                              server_span.middleware_hook)],

@@ -378,7 +378,6 @@ def _originals() -> dict[str, Any]:
     import mcp.client.session as session_module
     import mcp.client.stdio as stdio_module
     import mcp.server._otel as server_otel
-    import mcp.shared.direct_dispatcher as direct
     import mcp.shared.jsonrpc_dispatcher as jsonrpc
 
     return {
@@ -386,9 +385,7 @@ def _originals() -> dict[str, Any]:
         "send_discover": vars(session_module.ClientSession)["send_discover"],
         "send_notification": vars(session_module.ClientSession)["send_notification"],
         "notify": vars(jsonrpc.JSONRPCDispatcher)["notify"],
-        "direct_notify": vars(direct.DirectDispatcher)["notify"],
         "otel_span": vars(jsonrpc)["otel_span"],
-        "direct": vars(direct.DirectDispatcher)["send_raw_request"],
         "middleware": vars(server_otel.OpenTelemetryMiddleware)["__call__"],
         "stdio_client": vars(stdio_module)["stdio_client"],
         "client_stdio_client": vars(client_module).get("stdio_client"),
