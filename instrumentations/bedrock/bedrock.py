@@ -10,7 +10,10 @@ each, provider ``aws.bedrock``):
 * ``Converse`` / ``ConverseStream`` (span ``chat {modelId}``);
 * ``InvokeModel`` / ``InvokeModelWithResponseStream``: the body's model family
   (``families.py``) decides the operation: ``chat`` for message-shaped bodies,
-  ``text_completion`` for a bare prompt, ``embeddings`` for Titan and Cohere Embed.
+  ``text_completion`` for a bare prompt, ``embeddings`` for Titan and Cohere Embed;
+* ``InvokeAgent`` of ``bedrock-agent-runtime``: one ``invoke_agent`` span (agent id,
+  session as conversation id), ended with its ``completion`` stream, with the usage its
+  ``trace`` events report.
 
 **Every other AWS call** (S3, DynamoDB, ...) costs the ``wrapt`` wrapper's call and one dict
 lookup of its operation name before botocore's own code runs (``bench/bedrock_other_calls.py``
@@ -46,12 +49,13 @@ from weave_agent.patcher import ModulePatcher, MultiPatcher, SymbolPatcher
 from weave_agent.tracing.calls import wrap_with_spec
 
 from . import families
-from .extract import BODIES, MAX_PARSED_BODY, ConverseExtractor, InvokeExtractor
-from .streaming import CONVERSE_ACCUMULATOR, INVOKE_ACCUMULATOR
+from .extract import BODIES, MAX_PARSED_BODY, AgentExtractor, ConverseExtractor, InvokeExtractor
+from .streaming import AGENT_ACCUMULATOR, CONVERSE_ACCUMULATOR, INVOKE_ACCUMULATOR
 
 CLIENT_MODULE = "botocore.client"
 TRIGGERS = (CLIENT_MODULE,)
 SERVICE = "bedrock-runtime"
+AGENT_SERVICE = "bedrock-agent-runtime"
 
 
 # --- InvokeModel's body: read once, handed back whole ----------------------------------------
@@ -142,7 +146,11 @@ class _Router:
                                                                           CONVERSE_ACCUMULATOR)),
             "InvokeModel": self.invoke,
             "InvokeModelWithResponseStream": self.invoke,
+            "InvokeAgent": wrap_with_spec(_call(original), GenAISpec(AgentExtractor(), AGENT_ACCUMULATOR)),
         }
+        # the service each operation belongs to (compared only once the name matched)
+        self.services = dict.fromkeys(self.routes, SERVICE)
+        self.services["InvokeAgent"] = AGENT_SERVICE
         self._invokers: dict[tuple[str, str, bool], Any] = {}
 
     def invoke(self, client: Any, operation_name: str, api_params: Any) -> Any:
@@ -170,12 +178,14 @@ def _patched(original: Any) -> Any:
     """``make_new_value``: ``_make_api_call`` that traces the Bedrock operations only."""
     router = _Router(original)
     routes = router.routes
+    services = router.services
 
     def dispatch(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         # botocore calls ``self._make_api_call(operation_name, api_params)``: every other
         # AWS operation stops at this dict lookup.
-        route = routes.get(args[0] if args else kwargs.get("operation_name"))
-        if route is None or instance is None or instance.meta.service_model.service_name != SERVICE:
+        name = args[0] if args else kwargs.get("operation_name")
+        route = routes.get(name)
+        if route is None or instance is None or instance.meta.service_model.service_name != services[name]:
             return wrapped(*args, **kwargs)
         return route(instance, *args, **kwargs)
 

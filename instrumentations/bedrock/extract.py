@@ -36,7 +36,7 @@ from weave_agent.streams import StreamState, attach
 
 from . import families
 from .credentials import remember as _remember_credentials
-from .streaming import ConverseAcc, InvokeAcc, converse_step
+from .streaming import AgentAcc, ConverseAcc, InvokeAcc, converse_step
 
 PROVIDER = "aws.bedrock"
 
@@ -248,3 +248,46 @@ class InvokeExtractor(_BedrockExtractor):
         if raw is not None and len(raw) <= MAX_PARSED_BODY and "json" in str(output.get("contentType") or "json"):
             body = families.loads(raw)
         return self._response(body, _header_usage(output), capture)
+
+
+# --- bedrock-agent-runtime InvokeAgent ---------------------------------------------------------
+
+
+class AgentExtractor(_BedrockExtractor):
+    """``invoke_agent`` of ``bedrock-agent-runtime``: an agent AWS runs (its model calls, tools
+    and knowledge bases run there), one ``invoke_agent`` span whose answer streams in
+    ``completion``; usage is the sum of the model calls its ``trace`` events report."""
+
+    operation = "invoke_agent"
+
+    def __init__(self) -> None:
+        super().__init__(streaming=False)  # always streamed, never asked for: no request.stream
+
+    def request(self, inputs: dict[str, Any], instance: Any, capture: bool) -> Request:
+        params = inputs.get("api_params") or {}
+        attrs: dict[str, Any] = {}
+        for key, attr in (("agentId", "gen_ai.agent.id"), ("sessionId", "gen_ai.conversation.id")):
+            value = params.get(key)
+            if isinstance(value, str) and value:
+                attrs[attr] = value
+        content = None
+        text = params.get("inputText")
+        if capture and isinstance(text, str):
+            content = {INPUT_MESSAGES: [{"role": "user", "parts": [_text(text)]}]}
+        return self._request(inputs, None, attrs, content)
+
+    def is_stream(self, inputs: dict[str, Any], result: Any) -> bool:
+        return isinstance(result, dict) and result.get("completion") is not None
+
+    def wrap_stream(self, result: Any, call: Any, accumulator: Any) -> Any:
+        result["completion"] = attach(result["completion"], StreamState(call, accumulator))
+        return result
+
+    def response(self, output: Any, capture: bool) -> Response:
+        if not isinstance(output, AgentAcc):
+            return Response()
+        content = None
+        if capture and output.parts:
+            text = b"".join(output.parts).decode("utf-8", "replace")
+            content = {OUTPUT_MESSAGES: [{"role": "assistant", "parts": [_text(text)], "finish_reason": "stop"}]}
+        return Response(None, _usage([output.input_tokens, output.output_tokens, None, None]), None, content)

@@ -118,3 +118,42 @@ def invoke_step(state: InvokeAcc, event: Any) -> InvokeAcc:
 
 CONVERSE_ACCUMULATOR = Accumulator(converse_step, initial=ConverseAcc, batched=True)
 INVOKE_ACCUMULATOR = Accumulator(invoke_step, initial=InvokeAcc, batched=True)
+
+
+class AgentAcc:
+    """One ``bedrock-agent-runtime`` ``invoke_agent`` answer: the ``chunk`` events' text
+    (raw UTF-8, not JSON) and the usage of each model call the agent made, from its
+    ``trace`` events (sent when the app asked for ``enableTrace``)."""
+
+    __slots__ = ("parts", "input_tokens", "output_tokens")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+
+
+def agent_step(state: AgentAcc, event: Any) -> AgentAcc:
+    if not isinstance(event, dict):
+        return state
+    chunk = event.get("chunk")
+    if chunk is not None:
+        data = chunk.get("bytes")
+        if isinstance(data, (bytes, bytearray)):
+            state.parts.append(bytes(data))
+        return state
+    part = event.get("trace")
+    trace = part.get("trace") if isinstance(part, dict) else None
+    if isinstance(trace, dict):
+        for step in trace.values():  # orchestrationTrace, preProcessingTrace, ...
+            output = step.get("modelInvocationOutput") if isinstance(step, dict) else None
+            usage = ((output or {}).get("metadata") or {}).get("usage") if isinstance(output, dict) else None
+            if isinstance(usage, dict):
+                for key, attr in (("inputTokens", "input_tokens"), ("outputTokens", "output_tokens")):
+                    value = usage.get(key)
+                    if type(value) is int:
+                        setattr(state, attr, (getattr(state, attr) or 0) + value)
+    return state
+
+
+AGENT_ACCUMULATOR = Accumulator(agent_step, initial=AgentAcc, batched=True)

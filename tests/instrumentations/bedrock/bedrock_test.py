@@ -527,14 +527,14 @@ def test_other_services_untraced(traced: Any) -> None:
 
     s3.meta.events.register_first("before-send.s3.*", answer)
     assert s3.list_buckets()["Buckets"] == []
-    control = _client("bedrock")  # Bedrock's control plane: not a model call
+    control = boto3.client("bedrock", region_name="us-east-1")  # Bedrock's control plane: not a model call
     control.meta.events.register_first("before-send.bedrock.*", lambda request, **kw: __import__(
         "botocore.awsrequest").awsrequest.AWSResponse(request.url, 200, {"Content-Type": "application/json"},
                                                      fake_bedrock.RawBody(b'{"modelSummaries": []}')))
     assert control.list_foundation_models()["modelSummaries"] == []
     assert seen and traced.finished() == []
     routes = vars(botocore.client.BaseClient)["_make_api_call"]._self_weave_routes
-    assert set(routes) == {"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"}
+    assert set(routes) == {"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream", "InvokeAgent"}
 
 
 def test_unpatch_restores_the_original(instrumentation: Any, spans: Any) -> None:
@@ -613,3 +613,54 @@ def test_invoke_stream_open_at_interpreter_exit(traced: Any, client: Any) -> Non
     span = traced.one()
     assert span.attributes["weave_agent.stream.end_reason"] == "interpreter_exit"
     assert span.attributes["weave_agent.stream.chunks"] == 1
+
+
+# --- bedrock-agent-runtime InvokeAgent ---------------------------------------------------------
+
+
+def _agent_call(c: Any, text: str = PROMPT, trace_on: bool = True) -> Any:
+    return c.invoke_agent(agentId="AGENT123", agentAliasId="ALIAS1", sessionId="session-42", inputText=text,
+                          enableTrace=trace_on)
+
+
+def test_invoke_agent_span(traced: Any) -> None:
+    client = _client("bedrock-agent-runtime")
+    result = _agent_call(client)
+    assert isinstance(result["completion"], EventStream) and result["sessionId"] == "session-42"
+    events = list(result["completion"])
+    bare = list(_untraced(lambda c: _agent_call(_client("bedrock-agent-runtime")))["completion"])
+    assert events == bare
+    assert b"".join(e["chunk"]["bytes"] for e in events if "chunk" in e) == b"Paris is the capital of France."
+    span = traced.one()
+    attrs = span.attributes
+    assert span.name == "invoke_agent" and span.kind == SpanKind.CLIENT
+    assert attrs["gen_ai.operation.name"] == "invoke_agent" and attrs["gen_ai.provider.name"] == "aws.bedrock"
+    assert attrs["gen_ai.agent.id"] == "AGENT123" and attrs["gen_ai.conversation.id"] == "session-42"
+    assert attrs["server.address"] == "bedrock-agent-runtime.us-east-1.amazonaws.com"
+    assert attrs["gen_ai.usage.input_tokens"] == 720 and attrs["gen_ai.usage.output_tokens"] == 65
+    assert _json(span, "gen_ai.input.messages") == [{"role": "user", "parts": [{"type": "text", "content": PROMPT}]}]
+    assert _json(span, "gen_ai.output.messages")[0]["parts"] == [
+        {"type": "text", "content": "Paris is the capital of France."}]
+    assert attrs["weave_agent.stream.end_reason"] == "exhausted"
+
+
+def test_invoke_agent_without_trace_has_no_usage(traced: Any) -> None:
+    list(_agent_call(_client("bedrock-agent-runtime"), trace_on=False)["completion"])
+    assert "gen_ai.usage.input_tokens" not in traced.one().attributes
+
+
+def test_invoke_agent_error(traced: Any) -> None:
+    with pytest.raises(ClientError) as raised:
+        _agent_call(_client("bedrock-agent-runtime"), text="fail")
+    assert type(raised.value).__name__ == "ThrottlingException"
+    span = traced.one()
+    assert span.status.status_code == StatusCode.ERROR and span.attributes["error.type"] == "ThrottlingException"
+
+
+def test_other_bedrock_agent_operations_untraced(traced: Any) -> None:
+    client = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
+    client.meta.events.register_first("before-send.bedrock-agent-runtime.*", lambda request, **kw: __import__(
+        "botocore.awsrequest").awsrequest.AWSResponse(request.url, 200, {"Content-Type": "application/json"},
+                                                     fake_bedrock.RawBody(b'{"sessionSummaries": []}')))
+    assert client.list_sessions()["sessionSummaries"] == []
+    assert traced.finished() == []

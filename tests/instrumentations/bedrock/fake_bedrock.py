@@ -202,8 +202,31 @@ ERRORS = {
 }
 
 
+def _agent(path: str, request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """InvokeAgent (``/agents/{agentId}/agentAliases/{aliasId}/sessions/{sessionId}/text``):
+    the answer in ``chunk`` events (raw UTF-8 bytes), a ``trace`` event per model call
+    when the request enabled traces."""
+    import base64
+
+    session = path.split("/")[6]
+    if request.get("inputText") == "fail":
+        return _error(*ERRORS["throttling"])
+    events = []
+    if request.get("enableTrace"):
+        for usage in ({"inputTokens": 300, "outputTokens": 40}, {"inputTokens": 420, "outputTokens": 25}):
+            events.append(event("trace", {"agentId": "AGENT123", "sessionId": session, "trace": {
+                "orchestrationTrace": {"modelInvocationOutput": {"traceId": "t-1", "metadata": {"usage": usage}}}}}))
+    for piece in ("Paris is ", "the capital of France."):
+        events.append(event("chunk", {"bytes": base64.b64encode(piece.encode()).decode()}))
+    return 200, {"x-amzn-RequestId": REQUEST_ID, "Content-Type": EVENTSTREAM,
+                 "x-amzn-bedrock-agent-content-type": "application/json",
+                 "x-amz-bedrock-agent-session-id": session}, b"".join(events)
+
+
 def answer(path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, raw body) for a request to ``path`` (``/model/{modelId}/{op}``)."""
+    if path.startswith("/agents/"):
+        return _agent(path, json.loads(body) if body else {})
     parts = path.split("/")
     model, op = unquote(parts[2]), parts[3]
     try:
@@ -291,7 +314,8 @@ class Fake:
 
 def install(client: Any) -> Fake:
     fake = Fake()
-    client.meta.events.register_first("before-send.bedrock-runtime.*", fake)
+    service = client.meta.service_model.service_id.hyphenize()  # bedrock-runtime, bedrock-agent-runtime
+    client.meta.events.register_first("before-send.%s.*" % service, fake)
     return fake
 
 
