@@ -77,6 +77,8 @@ ALSO_NEEDS = {
     "bedrock": ("boto3", "anthropic"),
     # openai_agents: the model calls go through the OpenAI SDK, with the openai instrumentation on
     "openai_agents": ("openai",),
+    # litellm: its tests drive the OpenAI SDK underneath (Azure/OpenAI routes) with the openai instrumentation on
+    "litellm": ("openai",),
 }
 
 # Packages left out of the constraints for a given instrumentation: those whose compatible
@@ -84,6 +86,10 @@ ALSO_NEEDS = {
 # the oldest langchain-core, the LangChain partner packages and LangGraph must be of its
 # generation, and they in turn choose the openai and anthropic SDKs they were made for.
 MOVES_WITH = {
+    # litellm pins the OpenAI SDK (1.104: openai <3), httpx, its tokenizers, filelock (<4) and
+    # boto3 to its own generation
+    "litellm": ("openai", "httpx", "httpx2", "tiktoken", "tokenizers", "aiohttp", "filelock", "huggingface-hub",
+                "boto3", "botocore", "s3transfer"),
     # cohere 5.x pins httpx-sse exactly and bounds fastavro and tokenizers to its generation
     "cohere": ("httpx", "httpx-sse", "fastavro", "tokenizers", "types-requests", "parameterized"),
     "openai": ("httpx",),
