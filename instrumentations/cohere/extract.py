@@ -91,8 +91,9 @@ def _finish(reason: Any) -> str | None:
 
 
 def _count(value: Any) -> int | None:
-    """A count as Cohere sends it (a float such as ``12.0``) as an int; None when absent."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A count as Cohere sends it (a float such as ``12.0``) as an int; None when absent. The
+    Bedrock client writes ``-1`` for a count Bedrock's headers did not give: absent too."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         return None
     return int(value)
 
@@ -339,7 +340,9 @@ class ChatExtractor(_CohereExtractor):
         if isinstance(output, V2ChatStream):
             return self._from_stream(output, capture)
         finish = _finish(getattr(output, "finish_reason", None))
-        usage, billed = _usage(_usage_numbers(getattr(output, "usage", None)))
+        # the Bedrock client puts Bedrock's header counts in an undeclared ``meta``
+        numbers = _usage_numbers(getattr(output, "usage", None)) or _usage_numbers(getattr(output, "meta", None))
+        usage, billed = _usage(numbers)
         attrs = _attrs(getattr(output, "id", None), [finish] if finish else [])
         attrs.update(billed)
         content = None

@@ -25,18 +25,29 @@ from weave_agent.export import telemetry
 from weave_agent.streams import Accumulator
 
 
+def _f(obj: Any, name: str) -> Any:
+    """A field of an event part: a model, or a dict where the SDK release does not know the
+    part (cohere 5.x types tool-call deltas as ``delta.tool_call`` and keeps today's
+    ``delta.message`` as a plain dict)."""
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
 def _usage_numbers(usage: Any) -> tuple[Any, ...] | None:
-    """(tokens in, tokens out, billed in, billed out, cached) as sent; floats stay floats here."""
+    """(tokens in, tokens out, billed in, billed out, cached) as sent; floats stay floats here.
+    ``usage`` is a ``Usage``/``ApiMeta``, or a dict (the ``meta`` the Bedrock client adds to a
+    v2 answer, which the v2 type does not declare)."""
     if usage is None:
         return None
-    tokens = getattr(usage, "tokens", None)
-    billed = getattr(usage, "billed_units", None)
+    tokens = _f(usage, "tokens")
+    billed = _f(usage, "billed_units")
     return (
-        getattr(tokens, "input_tokens", None),
-        getattr(tokens, "output_tokens", None),
-        getattr(billed, "input_tokens", None),
-        getattr(billed, "output_tokens", None),
-        getattr(usage, "cached_tokens", None),
+        _f(tokens, "input_tokens"),
+        _f(tokens, "output_tokens"),
+        _f(billed, "input_tokens"),
+        _f(billed, "output_tokens"),
+        _f(usage, "cached_tokens"),
     )
 
 
@@ -112,15 +123,6 @@ class V2ChatStream:
 def _content_of(event: Any) -> Any:
     message = getattr(getattr(event, "delta", None), "message", None)
     return getattr(message, "content", None)
-
-
-def _f(obj: Any, name: str) -> Any:
-    """A field of an event part: a model, or a dict where the SDK release does not know the
-    part (cohere 5.x types tool-call deltas as ``delta.tool_call`` and keeps today's
-    ``delta.message`` as a plain dict)."""
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def _tool_call_of(event: Any) -> Any:

@@ -576,26 +576,47 @@ def test_v1_embed_batches_stay_in_the_callers_trace(traced: Any, server: Any) ->
 
 
 def test_bedrock_client_is_provider_aws_bedrock(traced: Any) -> None:
-    # BedrockClientV2 keeps https://api.cohere.com as an unused base_url and sends the call to
-    # Bedrock from an httpx hook (SigV4 with botocore; no _make_api_call, so the bedrock
-    # instrumentation sees nothing): provider aws.bedrock, no server.address rather than a wrong one.
+    # The Bedrock client keeps https://api.cohere.com as an unused base_url and sends the call
+    # to Bedrock from an httpx hook (SigV4 with botocore; no _make_api_call, so the bedrock
+    # instrumentation sees nothing): provider aws.bedrock, no server.address rather than a
+    # wrong one. BedrockClientV2 where the SDK has it (not 5.12: its v1 BedrockClient then).
+    from cohere import bedrock_client
+
+    v2 = hasattr(bedrock_client, "BedrockClientV2")
     sent: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        # Bedrock's answer: the model's body without usage, the counts in headers
         sent.append(str(request.url))
-        return httpx.Response(200, json=fake.v2_chat({}))
+        body = fake.v2_chat({}) if v2 else fake.v1_chat({"message": "hi"})
+        body.pop("usage", None)
+        body.pop("meta", None)
+        headers = {"X-Amzn-Bedrock-Input-Token-Count": "11", "X-Amzn-Bedrock-Output-Token-Count": "8"}
+        return httpx.Response(200, json=body, headers=headers if len(sent) == 1 else {})
 
-    co = cohere.BedrockClientV2(aws_access_key="AKIAFAKEFAKEFAKE0000", aws_secret_key="not-a-secret",
-                                aws_region="us-east-1")
+    cls = bedrock_client.BedrockClientV2 if v2 else bedrock_client.BedrockClient
+    co = cls(aws_access_key="AKIAFAKEFAKEFAKE0000", aws_secret_key="not-a-secret", aws_region="us-east-1")
     co._client_wrapper.httpx_client.httpx_client._transport = httpx.MockTransport(handler)  # nothing leaves
-    result = co.chat(model="cohere.command-r-plus-v1:0", messages=[{"role": "user", "content": "hi"}])
-    assert result.message.content[0].text == fake.ANSWER
-    assert sent == ["https://bedrock-runtime.us-east-1.amazonaws.com/model/cohere.command-r-plus-v1:0/invoke"]
+    model = "cohere.command-r-plus-v1:0"
+    if v2:
+        result = co.chat(model=model, messages=[{"role": "user", "content": "hi"}])
+        assert result.message.content[0].text == fake.ANSWER
+    else:
+        assert co.chat(model=model, message="hi").text == fake.ANSWER
+    assert sent == ["https://bedrock-runtime.us-east-1.amazonaws.com/model/%s/invoke" % model]
     (span,) = traced.finished()
-    assert span.name == "chat cohere.command-r-plus-v1:0"
+    assert span.name == "chat " + model
     assert span.attributes["gen_ai.provider.name"] == "aws.bedrock"
     assert "server.address" not in span.attributes
-    assert span.attributes["gen_ai.usage.input_tokens"] == 496
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (11, 8)
+    # without the headers the SDK writes -1: no usage rather than a negative count
+    traced.clear()
+    if v2:
+        co.chat(model=model, messages=[{"role": "user", "content": "hi"}])
+    else:
+        co.chat(model=model, message="hi")
+    (span,) = traced.finished()
+    assert not [k for k in span.attributes if k.startswith(("gen_ai.usage.", "cohere.usage."))]
 
 
 def test_nothing_leaves_for_the_network(traced: Any, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
