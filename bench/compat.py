@@ -75,6 +75,8 @@ ALSO_NEEDS = {
     "langchain": ("langchain-openai", "langchain-anthropic", "langgraph", "numpy"),
     # bedrock: the tests drive botocore through boto3, and AnthropicBedrock (signs with botocore)
     "bedrock": ("boto3", "anthropic"),
+    # cohere: BedrockClientV2 signs with botocore through a boto3 session
+    "cohere": ("boto3",),
     # openai_agents: the model calls go through the OpenAI SDK, with the openai instrumentation on
     "openai_agents": ("openai",),
     # litellm: its tests drive the OpenAI SDK underneath (Azure/OpenAI routes) with the openai instrumentation on
