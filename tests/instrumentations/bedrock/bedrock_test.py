@@ -54,6 +54,10 @@ ORIGINAL = vars(botocore.client.BaseClient)["_make_api_call"]
 # The Converse API came with botocore 1.34.116; older releases in the range (the compatibility
 # matrix runs these tests on the oldest, 1.32.0) have InvokeModel and its stream only.
 HAS_CONVERSE = "Converse" in botocore.session.get_session().get_service_model("bedrock-runtime").operation_names
+# bedrock-agent-runtime (InvokeAgent) came after botocore 1.32 (the oldest release of the range).
+HAS_AGENT = "bedrock-agent-runtime" in botocore.session.get_session().get_available_services()
+needs_agent = pytest.mark.skipif(
+    not HAS_AGENT, reason="botocore %s has no bedrock-agent-runtime service (added later)" % botocore.__version__)
 needs_converse = pytest.mark.skipif(
     not HAS_CONVERSE, reason="botocore %s has no Converse API (added in 1.34.116)" % botocore.__version__)
 
@@ -623,6 +627,7 @@ def _agent_call(c: Any, text: str = PROMPT, trace_on: bool = True) -> Any:
                           enableTrace=trace_on)
 
 
+@needs_agent
 def test_invoke_agent_span(traced: Any) -> None:
     client = _client("bedrock-agent-runtime")
     result = _agent_call(client)
@@ -644,11 +649,13 @@ def test_invoke_agent_span(traced: Any) -> None:
     assert attrs["weave_agent.stream.end_reason"] == "exhausted"
 
 
+@needs_agent
 def test_invoke_agent_without_trace_has_no_usage(traced: Any) -> None:
     list(_agent_call(_client("bedrock-agent-runtime"), trace_on=False)["completion"])
     assert "gen_ai.usage.input_tokens" not in traced.one().attributes
 
 
+@needs_agent
 def test_invoke_agent_error(traced: Any) -> None:
     with pytest.raises(ClientError) as raised:
         _agent_call(_client("bedrock-agent-runtime"), text="fail")
@@ -657,6 +664,7 @@ def test_invoke_agent_error(traced: Any) -> None:
     assert span.status.status_code == StatusCode.ERROR and span.attributes["error.type"] == "ThrottlingException"
 
 
+@needs_agent
 def test_other_bedrock_agent_operations_untraced(traced: Any) -> None:
     client = boto3.client("bedrock-agent-runtime", region_name="us-east-1")
     client.meta.events.register_first("before-send.bedrock-agent-runtime.*", lambda request, **kw: __import__(
