@@ -69,7 +69,7 @@ TEST_TOOLS = ("pytest", "pytest-asyncio", "vcrpy", "pytest-recording", "hypothes
 # Vertex tests need the SDK's own extras; mistral's GCP client test needs google-auth;
 # the LangChain scenarios drive ChatOpenAI, ChatAnthropic and LangGraph graphs, and
 # DeterministicFakeEmbedding needs numpy.
-EXTRAS = {"anthropic": "[bedrock,vertex]"}
+EXTRAS = {"anthropic": "[bedrock,vertex]", "google_genai": "[aiohttp]"}  # google_genai: the async client over aiohttp
 ALSO_NEEDS = {
     "mistral": ("google-auth", "requests"),
     "langchain": ("langchain-openai", "langchain-anthropic", "langgraph", "numpy"),
