@@ -319,28 +319,3 @@ def gemini_bodies() -> tuple[bytes, bytes, int]:
     pieces = _tokens(STREAM_CHUNKS)
     events = [(None, response(t, i + 1, "STOP" if i == STREAM_CHUNKS - 1 else None)) for i, t in enumerate(pieces)]
     return json.dumps(body, separators=(",", ":")).encode(), _sse(events), STREAM_CHUNKS
-
-
-# --- Google Gen AI (google-genai: httpx2 from 3.x) ------------------------------------------------
-
-
-def gemini_bodies() -> tuple[bytes, bytes, int]:
-    """A Gemini ``generateContent`` answer (200 tokens, ``usageMetadata``) and a 1,000-chunk
-    ``streamGenerateContent?alt=sse`` stream: every chunk carries its piece of text and the
-    running ``usageMetadata`` (as the service sends them), the last one ``finishReason``."""
-    model, rid = "gemini-2.5-flash", "BENCHgemini0123456789"
-
-    def response(text: str, candidates: int, finish: str | None) -> dict:
-        candidate: dict = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
-        if finish:
-            candidate["finishReason"] = finish
-        return {"candidates": [candidate],
-                "usageMetadata": {"promptTokenCount": 38, "candidatesTokenCount": candidates,
-                                  "totalTokenCount": 38 + candidates,
-                                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 38}]},
-                "modelVersion": model, "responseId": rid}
-
-    body = response(_text(200), 200, "STOP")
-    pieces = _tokens(STREAM_CHUNKS)
-    events = [(None, response(t, i + 1, "STOP" if i == STREAM_CHUNKS - 1 else None)) for i, t in enumerate(pieces)]
-    return json.dumps(body, separators=(",", ":")).encode(), _sse(events), STREAM_CHUNKS
