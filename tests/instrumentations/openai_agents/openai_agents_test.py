@@ -244,7 +244,10 @@ def test_run_streamed_cancelled_ends_every_span(traced: Any, server: Any) -> Non
     run = traced.one(WORKFLOW)
     assert run.attributes["weave_agent.stream.end_reason"] == "cancelled"
     assert run.status.status_code is StatusCode.UNSET  # the app's choice, not an error
-    assert traced.shape() == [(WORKFLOW, 0), ("invoke_agent Assistant", 1), (llm_name(traced), 2)]
+    # the model call's stream may be cut before its usage arrived (older SDKs cancel sooner)
+    chat = [sp.name for sp in traced.finished() if sp.kind is SpanKind.CLIENT]
+    assert chat == ["chat " + MODEL]
+    assert traced.shape() == [(WORKFLOW, 0), ("invoke_agent Assistant", 1), (chat[0], 2)]
 
 
 def test_run_streamed_abandoned_and_collected(traced: Any, server: Any) -> None:
@@ -607,6 +610,8 @@ def test_an_app_under_weave_run_sends_nothing_new(tmp_path: Path, server: Any, d
     # every connection the app made went to the fake (the SDK's traces were not uploaded: no
     # key it knows of, or its tracing off), and the agent's file exporter opened none
     assert under and set(under) == {"CONNECT ('127.0.0.1', %d)" % server.port}
-    assert exit_wait < 3.0  # no upload retried at exit
+    # Nothing was uploaded (above), so nothing was retried either: a refused upload costs the
+    # SDK ~7 s of retries at exit. (The SDK's own processor still joins its worker thread.)
+    assert exit_wait < 6.5
     assert sorted(names) == sorted([WORKFLOW, "invoke_agent Assistant", "execute_tool get_weather"]
                                    + ["chat " + MODEL] * 2)
