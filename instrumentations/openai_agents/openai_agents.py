@@ -66,15 +66,19 @@ def _safe_start(run_config: Any, starting_agent: Any) -> tuple[Any, Any]:
         return None, None
 
 
+def _starting_agent(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs.get("starting_agent")
+
+
 def wrap_run(original: Any) -> Any:
     @functools.wraps(original)
-    async def run(self: Any, starting_agent: Any, input: Any, **kwargs: Any) -> Any:  # noqa: A002 - the SDK's name
-        span, ctx = _safe_start(kwargs.get("run_config"), starting_agent)
+    async def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        span, ctx = _safe_start(kwargs.get("run_config"), _starting_agent(args, kwargs))
         if span is None:
-            return await original(self, starting_agent, input, **kwargs)
+            return await original(self, *args, **kwargs)
         token = otel_context.attach(ctx)
         try:
-            return await original(self, starting_agent, input, **kwargs)
+            return await original(self, *args, **kwargs)
         except BaseException as error:
             sdk_spans.end_with_error(span, error)
             raise
@@ -100,14 +104,14 @@ def _end_streamed(span: Any, result: Any, task: Any) -> None:
 
 def wrap_run_streamed(original: Any) -> Any:
     @functools.wraps(original)
-    def run_streamed(self: Any, starting_agent: Any, input: Any, **kwargs: Any) -> Any:  # noqa: A002
-        span, ctx = _safe_start(kwargs.get("run_config"), starting_agent)
+    def run_streamed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        span, ctx = _safe_start(kwargs.get("run_config"), _starting_agent(args, kwargs))
         if span is None:
-            return original(self, starting_agent, input, **kwargs)
+            return original(self, *args, **kwargs)
         # Current only while the SDK creates the run's task (which copies the context).
         token = otel_context.attach(ctx)
         try:
-            result = original(self, starting_agent, input, **kwargs)
+            result = original(self, *args, **kwargs)
         except BaseException as error:
             sdk_spans.end_with_error(span, error)
             span.end()
