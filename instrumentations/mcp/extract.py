@@ -78,7 +78,11 @@ def tool_failed(result: Any) -> bool:
         return False
     if isinstance(result, dict):
         return result.get("isError") is True
-    return getattr(result, "is_error", None) is True or getattr(result, "isError", None) is True
+    # the model's own field name first: a miss goes through pydantic's slow __getattr__
+    value = getattr(result, "is_error", None)
+    if value is None:
+        value = getattr(result, "isError", None)
+    return value is True
 
 
 def result_attribute(result: Any) -> dict[str, Any]:
@@ -86,11 +90,13 @@ def result_attribute(result: Any) -> dict[str, Any]:
     gave one, else its content blocks, as JSON. Only for a successful call."""
     if result is None or not capture() or tool_failed(result):
         return {}
-    value = field(result, "structuredContent")
+    if isinstance(result, dict):
+        value = result.get("structuredContent")
+        content = result.get("content")
+    else:  # the SDK's model (its field names; a miss would take pydantic's slow path)
+        value = getattr(result, "structured_content", None)
+        content = getattr(result, "content", None)
     if value is None:
-        value = field(result, "structured_content")
-    if value is None:
-        content = field(result, "content")
         if isinstance(content, (list, tuple)):
             value = [_block(b) for b in content]
     if value is None:
