@@ -45,7 +45,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from weave_agent.export import telemetry
-from weave_agent.tracing.serialize import exception_attributes
+from weave_agent.tracing.serialize import exception_attributes, redact_text
 
 from . import extract, transports
 
@@ -61,7 +61,9 @@ def _ended_with_error(span: Any, exc: BaseException) -> None:
     code = extract.error_code(exc)
     if code is not None:
         span.set_attributes({"error.type": code, "rpc.response.status_code": code})
-        span.set_status(Status(StatusCode.ERROR, extract.error_message(exc)))
+        message = extract.error_message(exc)
+        # a server may quote what the client sent (its Authorization header) in its message
+        span.set_status(Status(StatusCode.ERROR, redact_text(message) if message else None))
         return
     span.set_attribute("error.type", type(exc).__qualname__)
     description, exc_attributes = exception_attributes(exc)

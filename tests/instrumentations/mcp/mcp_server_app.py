@@ -9,7 +9,8 @@ stopped by the test's fixture).
 
 Tools: ``add`` (a result), ``boom`` (raises: the SDK answers with ``isError``),
 ``refuse`` (returns a ``CallToolResult`` with ``isError`` itself); a prompt ``review``;
-a resource ``notes://today``.
+a resource ``notes://today``; a prompt ``whoami`` that fails quoting the
+caller's ``Authorization`` header.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import threading
 import time
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 
 
@@ -46,6 +48,13 @@ def build() -> MCPServer:
     def review(code: str) -> str:
         """Review some code."""
         return "Please review:\n" + code
+
+    @server.prompt()
+    def whoami(ctx: Context) -> str:
+        """Fails quoting the caller's Authorization header (a server that echoes a secret)."""
+        request = ctx.request_context.request
+        header = request.headers.get("authorization") if request is not None else None
+        raise MCPError(code=-32000, message="who is %s?" % header)
 
     @server.resource("notes://today")
     def today() -> str:

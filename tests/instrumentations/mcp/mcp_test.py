@@ -284,6 +284,31 @@ def test_streamable_http_one_trace(traced: Any, mode: str) -> None:
     _check_session_spans(traced, mode, client_side, server_side)
 
 
+def test_no_credential_in_anything_exported(traced: Any) -> None:
+    """A server that echoes the client's Authorization header into a JSON-RPC error: the
+    client span's status and attributes carry no trace of the key the HTTP client holds."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    key = "weave-mcp-token-7f3a9c"  # no secret shape: only the remembered value can catch it
+    with mcp_server_app.HttpServer(mcp_server_app.build()) as server:
+
+        async def main() -> Any:
+            async with httpx2.AsyncClient(headers={"Authorization": "Token " + key}) as http:
+                async with Client(streamable_http_client(server.url, http_client=http), mode="legacy") as client:
+                    with pytest.raises(MCPError) as raised:
+                        await client.get_prompt("whoami", {})
+                    return raised.value
+
+        error = anyio.run(main)
+    assert key in error.error.message  # the app gets the server's message as it is
+    span = _by(traced, "prompts/get whoami", SpanKind.CLIENT)
+    assert span.status.status_code == StatusCode.ERROR and span.status.description
+    exported = [span.status.description, *map(str, _attrs(span).values())]
+    exported += [str(v) for e in span.events for v in (e.attributes or {}).values()]
+    assert not [text for text in exported if key in text]
+
+
 # --- stdio: the server in a subprocess, under weave-run's bootstrap -----------------------------------
 
 
