@@ -30,8 +30,10 @@ import anyio  # noqa: E402
 from mcp import Client  # noqa: E402
 from mcp.client import stdio as stdio_transport  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
+from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 from mcp.shared import _otel as sdk_otel  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
+from mcp.types import CreateMessageResult, SamplingMessage, TextContent  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
@@ -242,6 +244,33 @@ def test_same_results_and_exception_without_the_agent(sdk_spans: Any, instrument
     plain = run_in_process("legacy", both)
     instrumentation("mcp")
     assert run_in_process("legacy", both) == plain
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_server_request_to_the_client(traced: Any) -> None:
+    """A request the server sends its client (sampling) is a CLIENT span of the agent under
+    the conventions' name (not the SDK's "MCP send ..."), the child of the server span that
+    sent it."""
+    server = MCPServer("sampling")
+
+    @server.tool()
+    async def ask(q: str, ctx: Context) -> str:
+        message = SamplingMessage(role="user", content=TextContent(type="text", text=q))
+        answer = await ctx.session.create_message(messages=[message], max_tokens=5)
+        return answer.content.text
+
+    async def sample(context: Any, params: Any) -> Any:
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text="42"), model="fake")
+
+    async def main() -> Any:
+        async with Client(server, mode="legacy", sampling_callback=sample) as client:
+            return await client.call_tool("ask", {"q": "?"})
+
+    assert anyio.run(main).content[0].text == "42"
+    assert traced.shape()[4:7] == [("tools/call ask", 0), ("tools/call ask", 1), ("sampling/createMessage", 2)]
+    sampling = _by(traced, "sampling/createMessage", SpanKind.CLIENT)
+    assert sampling.instrumentation_scope.name == telemetry.SCOPE
+    assert _attrs(sampling) == {"mcp.method.name": "sampling/createMessage", "jsonrpc.request.id": "1"}
 
 
 def test_content_off_records_no_content(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
