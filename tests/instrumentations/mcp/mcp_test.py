@@ -246,7 +246,7 @@ def test_same_results_and_exception_without_the_agent(sdk_spans: Any, instrument
     assert run_in_process("legacy", both) == plain
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:The sampling capability is deprecated")
 def test_server_request_to_the_client(traced: Any) -> None:
     """A request the server sends its client (sampling) is a CLIENT span of the agent under
     the conventions' name (not the SDK's "MCP send ..."), the child of the server span that
