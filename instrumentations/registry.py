@@ -145,12 +145,13 @@ INSTRUMENTATIONS = (
     # openai-agents: the SDK's span objects (SpanImpl/NoOpSpan in agents.tracing.spans, the
     # steps of a run whether its own tracing is on or off) and AgentRunner.run/run_streamed
     # (agents.run); each module patched when it is imported. Model calls: the openai row.
+    # >= 0.20: the matrix's oldest passing release (0.14 fails with today's openai 2.x).
     (
         "openai_agents",
         ("agents.tracing.spans", "agents.run"),
         "openai_agents.openai_agents",
         "openai-agents",
-        ">=0.24,<1",
+        ">=0.20,<1",
     ),
     # mcp >= 2.3 (measured by the matrix: over streamable HTTP, 2.0.0 and 2.2.0 send tools/list
     # requests that reach the server without passing ClientSession.send_request, so without a
