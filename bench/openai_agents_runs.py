@@ -13,6 +13,11 @@ sample the mean process CPU time of ``--runs`` runs on one event loop:
 * ``openai + openai_agents``: both (adds the run, agent and tool spans and the wrappers on
   every SDK span object: five spans a run in all).
 
+A run's CPU time varies by milliseconds on a loaded machine, more than a few spans cost, so
+a second measurement isolates what the instrumentation adds per SDK step: ``with
+agent_span(...)``/``function_span(...)``/``response_span()`` blocks (the SDK's span objects,
+``--steps`` per sample, the SDK's tracing on) unpatched and patched, per step.
+
 Every variant exports through the same ``BatchSpanProcessor`` to a no-op exporter. The
 SDK's own tracing stays on with no processor (``set_trace_processors([])``: nothing is
 uploaded), as in an app that keeps its traces local. Results: ``bench/results/openai_agents_runs.json``.
@@ -97,6 +102,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=2000)
     args = parser.parse_args()
     rounds = args.rounds or (7 if args.quick else 21)
     runs = args.runs or (30 if args.quick else 100)
@@ -134,6 +140,32 @@ def main() -> int:
         "openai + openai_agents": sample(("openai", "openai_agents")),
     }
     samples = interleave(variants, rounds, warmup=1, progress="openai_agents_runs")
+
+    from agents.tracing import agent_span, function_span, response_span, trace
+
+    def steps(kind: str, patched: bool) -> Any:
+        make = {"agent": lambda: agent_span(name="Assistant", tools=["get_weather"]),
+                "function": lambda: function_span("get_weather", input="{}"),
+                "response (no span of ours)": lambda: response_span()}[kind]
+
+        def one() -> float:
+            if patched:
+                weave_agent.patch(openai_agents=True)
+            try:
+                with trace("bench"):
+                    t0 = clock()
+                    for _ in range(args.steps):
+                        with make():
+                            pass
+                    return (clock() - t0) / args.steps
+            finally:
+                if patched:
+                    weave_agent.unpatch("openai_agents")
+        return one
+
+    kinds = ("agent", "function", "response (no span of ours)")
+    step_variants = {"%s %s" % (k, p): steps(k, p == "patched") for k in kinds for p in ("unpatched", "patched")}
+    step_samples = interleave(step_variants, rounds, warmup=1, progress="openai_agents_steps")
     provider.force_flush()
     figures = [
         compare("Runner.run, 1 tool call: openai", samples["unpatched"], samples["openai"], "ms", scale=1e3,
@@ -144,9 +176,14 @@ def main() -> int:
         compare("Runner.run, 1 tool call: openai_agents alone", samples["openai"], samples["openai + openai_agents"],
                 "ms", scale=1e3, baseline_label="openai", variant_label="openai + openai_agents"),
     ]
+    figures += [
+        compare("SDK step, %s span object" % k, step_samples["%s unpatched" % k], step_samples["%s patched" % k], "us",
+                scale=1e6, baseline_label="unpatched", variant_label="patched")
+        for k in kinds
+    ]
     print_table(figures)
     head = result_head("openai_agents_runs", args.quick, " ".join(sys.argv), time.time() - started, machine(),
-                       rounds=rounds, runs=runs, spans_exported=exporter.count)
+                       rounds=rounds, runs=runs, steps=args.steps, spans_exported=exporter.count)
     path = write_json(os.path.join(RESULTS_DIR, "openai_agents_runs.json"), {**head, "figures": figures})
     print("\nspans exported: %d; results: %s" % (exporter.count, os.path.relpath(path)))
     return 0
