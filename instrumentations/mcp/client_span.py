@@ -44,9 +44,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from weave_agent.export import telemetry
-from weave_agent.tracing.serialize import exception_attributes, redact_text
-
 from . import extract, transports
 
 # The agent's span of the ClientSession request running in this context (None outside one).
@@ -58,6 +55,8 @@ class _State:
 
 
 def _ended_with_error(span: Any, exc: BaseException) -> None:
+    from weave_agent.tracing.serialize import exception_attributes, redact_text
+
     code = extract.error_code(exc)
     if code is not None:
         span.set_attributes({"error.type": code, "rpc.response.status_code": code})
@@ -86,6 +85,8 @@ def _session_attributes(session: Any, result: Any) -> dict[str, Any]:
 
 
 async def _traced(session: Any, method: str, params: Any, call: Any) -> Any:
+    from weave_agent.export import telemetry
+
     attrs = extract.request_attributes(method, params)
     attrs.update(extract.arguments_attribute(method, params))
     span = telemetry.tracer().start_span(extract.span_name(method, params), kind=SpanKind.CLIENT, attributes=attrs)
@@ -209,6 +210,8 @@ def sdk_span_hook(original: Any) -> Any:
             yield ours
             return
         # A request outside ClientSession (a server's request to its client): the agent's span.
+        from weave_agent.export import telemetry
+
         if name.startswith(extract.SDK_SPAN_PREFIX):
             name = name[len(extract.SDK_SPAN_PREFIX):]
         span = telemetry.tracer().start_span(name, context=context, kind=kind, attributes=attributes)

@@ -11,9 +11,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from weave_agent.export import telemetry
-from weave_agent.genai import field
-from weave_agent.tracing.serialize import to_json
+# The agent's telemetry and serializer are imported at the first call, not here: this module
+# loads when ``mcp`` is imported, and a process that never makes an MCP call should not pay
+# for them (about 10 ms).
+
+
+def field(obj: Any, key: str) -> Any:
+    """``key`` of a wire dict or an attribute of the SDK's model."""
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def to_json(value: Any, limit: int) -> str:
+    from weave_agent.tracing.serialize import to_json as encode
+
+    return encode(value, limit)
 
 TOOLS_CALL = "tools/call"
 PROMPTS_GET = "prompts/get"
@@ -24,10 +37,14 @@ SDK_SPAN_PREFIX = "MCP send "  # the SDK's own client span names: "MCP send tool
 
 
 def capture() -> bool:
+    from weave_agent.export import telemetry
+
     return telemetry.settings().capture_content != "no_content"
 
 
 def _limit() -> int:
+    from weave_agent.export import telemetry
+
     return telemetry.settings().max_value_size
 
 

@@ -33,8 +33,6 @@ from typing import Any
 import wrapt
 from opentelemetry import trace
 
-from weave_agent.export import telemetry
-
 from . import extract, transports
 
 
@@ -79,6 +77,8 @@ def middleware_hook(original: Any) -> Any:
     async def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if not _State.active or len(args) != 2 or kwargs:
             return await wrapped(*args, **kwargs)
+        from weave_agent.export import telemetry
+
         telemetry.tracer()  # the pipeline in place before the SDK's span starts
         ctx, call_next = args
 
