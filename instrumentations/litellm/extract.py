@@ -155,8 +155,25 @@ def _routed_request(inputs: dict[str, Any], attrs: dict[str, Any], content: dict
     return Request(model, attrs, content, address, port, provider)
 
 
+def _own(obj: Any, name: str) -> Any:
+    """A field LiteLLM sets on its pydantic objects only when it has a value
+    (``reasoning_content``, Anthropic's cache counts): read from where pydantic keeps it,
+    ``None`` when absent, without pydantic's ``__getattr__``, whose miss raises and catches
+    an exception (microseconds per read, on every call)."""
+    if isinstance(obj, dict):
+        return dict.get(obj, name)
+    stored = getattr(obj, "__dict__", None)
+    if isinstance(stored, dict) and name in stored:
+        return stored[name]
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if isinstance(extra, dict):
+        return extra.get(name)
+    return None
+
+
 def _cost(output: Any) -> dict[str, Any]:
-    hidden = getattr(output, "_hidden_params", None)
+    private = getattr(output, "__pydantic_private__", None)  # _hidden_params is a private attribute
+    hidden = private.get("_hidden_params") if isinstance(private, dict) else getattr(output, "_hidden_params", None)
     cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
     if isinstance(cost, (int, float)) and not isinstance(cost, bool):
         return {RESPONSE_COST: float(cost)}
@@ -166,10 +183,10 @@ def _cost(output: Any) -> dict[str, Any]:
 def _usage(counts: Any) -> Usage | None:
     usage = _chat_usage(counts)
     if usage is not None:
-        written = as_int(_get(counts, "cache_creation_input_tokens"))  # Anthropic's, kept by LiteLLM
+        written = as_int(_own(counts, "cache_creation_input_tokens"))  # Anthropic's, kept by LiteLLM
         if written is not None:
             usage.cache_creation_input_tokens = written
-        read = as_int(_get(counts, "cache_read_input_tokens"))
+        read = as_int(_own(counts, "cache_read_input_tokens"))
         if read and not usage.cache_read_input_tokens:
             usage.cache_read_input_tokens = read
     return usage
@@ -237,19 +254,22 @@ class ChatExtractor(_LiteLLMExtractor):
             finish = _finish(_get(choice, "finish_reason"))
             reasons.append(finish or "")
             if capture:
-                messages.append(output_message(self._parts(_get(choice, "message"), _get(choice, "text")), finish))
+                message = _get(choice, "message")
+                text = _get(choice, "text") if message is None else None  # a text_completion choice
+                messages.append(output_message(self._parts(message, text), finish))
         if any(reasons):
             attrs["gen_ai.response.finish_reasons"] = reasons
         model = _get(output, "model")
         content = {OUTPUT_MESSAGES: messages} if capture and messages else None
-        return Response(attrs, _usage(_get(output, "usage")), model if isinstance(model, str) else None, content)
+        counts = _own(output, "usage") or _get(output, "usage")
+        return Response(attrs, _usage(counts), model if isinstance(model, str) else None, content)
 
     @staticmethod
     def _parts(message: Any, text: Any) -> list[Any]:
         if message is None:  # a text_completion choice
             return [_text(text)] if isinstance(text, str) else []
         parts: list[Any] = []
-        reasoning = _get(message, "reasoning_content")
+        reasoning = _own(message, "reasoning_content")
         if isinstance(reasoning, str) and reasoning:
             parts.append(reasoning_part(reasoning))
         parts += content_parts(_get(message, "content"))

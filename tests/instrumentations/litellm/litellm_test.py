@@ -209,6 +209,7 @@ def test_anthropic_route(traced: Any, up: Any) -> None:
     assert a["gen_ai.response.id"] == response.id and response.id.startswith("chatcmpl-")
     assert a["gen_ai.usage.input_tokens"] == response.usage.prompt_tokens
     assert a["gen_ai.usage.output_tokens"] == response.usage.completion_tokens
+    assert a["gen_ai.usage.cache_write.input_tokens"] == response.usage.cache_creation_input_tokens  # Anthropic's
     assert a["server.port"] == port_of(up.anthropic_base)
     assert len(usage_spans(traced)) == 1
 
