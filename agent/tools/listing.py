@@ -14,7 +14,9 @@ import textwrap
 if False:  # typing only
     from collections.abc import Mapping
 
-HEADER = ("instrumentation", "library", "installed", "supported", "tested", "enabled")
+# "name", not "instrumentation": two columns more for the cells, so that thirteen rows with
+# "not installed" and the longest ranges still fit 80 columns.
+HEADER = ("name", "library", "installed", "supported", "tested", "enabled")
 TRIGGERS = "triggers"
 GAP = "  "
 # The narrowest triggers column worth drawing: below it, the triggers go under the rows.

@@ -15,7 +15,7 @@ from _launch import APP, FAKEVENDOR_VERSION, SUPPORTED, Launch
 import weave_agent
 from weave_agent.tools import settings_doc
 
-HEADER = ["instrumentation", "library", "installed", "supported", "tested", "enabled"]
+HEADER = ["name", "library", "installed", "supported", "tested", "enabled"]
 
 
 def _table(stdout: str, width: int = 200) -> dict[str, dict[str, str]]:
@@ -43,7 +43,7 @@ def test_list_shows_the_plugin_row(launch: Launch) -> None:
     r = launch.run("weave-run", "list").check()
     row = _table(r.stdout)["fakevendor"]
     assert row == {
-        "instrumentation": "fakevendor",
+        "name": "fakevendor",
         "library": "fakevendor",
         "installed": FAKEVENDOR_VERSION,
         "supported": "yes (%s)" % SUPPORTED,
