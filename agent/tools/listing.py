@@ -14,8 +14,9 @@ import textwrap
 if False:  # typing only
     from collections.abc import Mapping
 
-# "name", not "instrumentation": two columns more for the cells, so that thirteen rows with
-# "not installed" and the longest ranges still fit 80 columns.
+# "name", not "instrumentation", and the verdict on the installed version in its own cell
+# ("3.0 (unsupported)") rather than a "yes (range)" in every row: with library names of 16
+# characters (llama-index-core), "not installed" and the longest ranges, a row fits 80 columns.
 HEADER = ("name", "library", "installed", "supported", "tested", "enabled")
 TRIGGERS = "triggers"
 GAP = "  "
@@ -38,10 +39,10 @@ def rows(environ: Mapping[str, str] | None = None) -> list[tuple[tuple[str, ...]
         span = row.versions or "any"
         if version is None:
             installed = "not installed" if row.distribution else "-"
-            supported = span
         else:
-            installed = version
-            supported = "%s (%s)" % ({True: "yes", False: "no", None: "?"}[supports(row, version)], span)
+            verdict = supports(row, version)
+            installed = version if verdict else "%s (%s)" % (version, "unsupported" if verdict is False else "?")
+        supported = span
         tested = TESTED_VERSIONS.get(row.distribution or "", "-") if row.source == "builtin" else "-"
         cells = (
             row.name,
