@@ -213,11 +213,23 @@ NEWEST_TRIES = 3
 UNRESOLVABLE = re.compile(r"No matching distribution found for (\S+)|ResolutionImpossible")
 
 
-def _constraint_lines(excluded: set[str]) -> tuple[list[str], str]:
+def own_environments() -> tuple[str, ...]:
+    """Instrumentations tested in an environment of their own (their library conflicts with
+    the main test environment): their constraints are ``constraints/test-<name>.txt``."""
+    return tuple(runpy.run_path(REGISTRY).get("OWN_TEST_ENVIRONMENTS", ()))
+
+
+def constraints_for(name: str) -> str:
+    if name in own_environments():
+        return os.path.join(REPO, "constraints", f"test-{name}.txt")
+    return CONSTRAINTS
+
+
+def _constraint_lines(excluded: set[str], constraints: str = CONSTRAINTS) -> tuple[list[str], str]:
     """The constraints file's pins minus ``excluded`` (canonical names), and its hash."""
-    if not os.path.exists(CONSTRAINTS):
+    if not os.path.exists(constraints):
         return [], "none"
-    with open(CONSTRAINTS, "rb") as f:
+    with open(constraints, "rb") as f:
         raw = f.read()
     kept = []
     for line in raw.decode().splitlines():
@@ -238,7 +250,7 @@ def requirements_file(name: str, distribution: str, version: str, venv_name: str
     changed constraints file rebuilds the environment (``_venvs`` stamps the requirements)."""
     os.makedirs(REQS_DIR, exist_ok=True)
     moving = {n if n.endswith("*") else canonicalize_name(n) for n in (distribution, *MOVES_WITH.get(name, ()))}
-    pins, digest = _constraint_lines(moving)
+    pins, digest = _constraint_lines(moving, constraints_for(name))
     constraints_path = os.path.join(REQS_DIR, venv_name + ".constraints.txt")
     with open(constraints_path, "w") as f:
         f.write("".join(p + "\n" for p in pins))
@@ -265,7 +277,10 @@ def run_tests(python: str, name: str, release: str) -> tuple[int, int, int, str]
     with tempfile.TemporaryDirectory(prefix="weave-compat-") as tmp:
         junit = os.path.join(tmp, "junit.xml")
         argv = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", folder, f"--junitxml={junit}"]
-        proc = subprocess.run(argv, cwd=REPO, env=_stats.clean_env({"WEAVE_COMPAT_RELEASE": release}), capture_output=True, text=True, check=False)
+        extra_env = {"WEAVE_COMPAT_RELEASE": release}
+        if name in own_environments():  # tests/conftest.py collects the folder only in its environment
+            extra_env["WEAVE_AGENT_TEST_ENVIRONMENT"] = name
+        proc = subprocess.run(argv, cwd=REPO, env=_stats.clean_env(extra_env), capture_output=True, text=True, check=False)
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
         if not os.path.exists(junit):
             return 0, 1, 0, tail

@@ -191,11 +191,22 @@ TESTED_VERSIONS = {
     "cohere": "7.3.1",
     "mcp": "2.3.0",
     "openai-agents": "0.24.0",
+    "pydantic-ai-slim": "2.78.0",
+    "dspy": "3.4.1",
+    "llama-index-core": "0.14.25",
+    "crewai": "1.15.30",
 }
 
 # Where a tested release does not install on an older Python, the release tested there
 # instead (langchain-core 1.8 and google-genai 3 require Python >= 3.11; constraints/lock.py pins
 # these).
 TESTED_VERSIONS_BY_PYTHON = {
-    "3.10": {"langchain-core": "1.7.7", "google-genai": "2.33.0"},
+    # None: no release of the distribution installs on that Python; its tests are not run there.
+    "3.10": {"langchain-core": "1.7.7", "google-genai": "2.33.0", "pydantic-ai-slim": None},
 }
+
+# Instrumentations whose library cannot share the main test environment (its requirements
+# conflict with another SDK's: openai<3, mcp<2): each is tested in an environment of its
+# own, pyproject extra ``test-<name>`` pinned by ``constraints/test-<name>.txt``, run by
+# tests/instrumentations/test_own_environments.py from the main suite.
+OWN_TEST_ENVIRONMENTS = ("llamaindex", "crewai")

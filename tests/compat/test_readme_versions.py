@@ -20,10 +20,13 @@ REGISTRY = runpy.run_path(str(REPO / "instrumentations" / "registry.py"))
 
 
 
-def expected_cell(versions: str, tested: str | None, by_python: dict[str, str]) -> str:
+def expected_cell(versions: str, tested: str | None, by_python: dict[str, str | None]) -> str:
     r"""``\`>=1.92,<4\` (tested: 3.57.0)``, plus ``; 1.7.7 on Python 3.10`` for each Python
-    whose tested release differs (``TESTED_VERSIONS_BY_PYTHON``)."""
-    others = "".join(f"; {v} on Python {py}" for py, v in sorted(by_python.items()))
+    whose tested release differs (``TESTED_VERSIONS_BY_PYTHON``), or ``; no release for
+    Python 3.10`` where none installs (``None`` there)."""
+    others = "".join(
+        f"; {v} on Python {py}" if v is not None else f"; no release for Python {py}" for py, v in sorted(by_python.items())
+    )
     return f"`{versions}` (tested: {tested}{others})"
 
 
@@ -39,7 +42,7 @@ def integrations_table(readme: str) -> dict[str, tuple[str, str]]:
 
 
 def mismatches(
-    readme: str, instrumentations: tuple, tested: dict[str, str], by_python: dict[str, dict[str, str]] | None = None
+    readme: str, instrumentations: tuple, tested: dict[str, str], by_python: dict[str, dict[str, str | None]] | None = None
 ) -> list[str]:
     """Every way the table disagrees with the registry rows and the tested versions."""
     table = integrations_table(readme)

@@ -64,28 +64,49 @@ def pins_for(text: str, python: str) -> dict[str, str]:
     return pins
 
 
-def expected_vendor_pins(python: str) -> dict[str, str]:
-    tested: dict[str, str] = {canonicalize_name(d): v for d, v in REGISTRY["TESTED_VERSIONS"].items()}
-    for dist, version in REGISTRY.get("TESTED_VERSIONS_BY_PYTHON", {}).get(python, {}).items():
-        tested[canonicalize_name(dist)] = version
-    return tested
+ENVIRONMENTS: dict[str, tuple[str, str]] = lock.targets()  # {"test": ..., "llamaindex": ..., ...}
 
 
-def vendor_mismatches(text: str) -> list[str]:
+def expected_vendor_pins(python: str, environment: str = "test") -> dict[str, str]:
+    return {canonicalize_name(d): v for d, v in lock.vendor_pins(python, environment).items()}
+
+
+def vendor_mismatches(text: str, environment: str = "test") -> list[str]:
     problems = []
     for python in PYTHONS:
         pins = pins_for(text, python)
-        for dist, version in expected_vendor_pins(python).items():
+        for dist, version in expected_vendor_pins(python, environment).items():
             if pins.get(dist) != version:
                 problems.append(f"Python {python}: {dist} pinned {pins.get(dist)}, TESTED_VERSIONS says {version}")
     return problems
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 @pytest.mark.parametrize("python", PYTHONS)
-def test_vendor_pins_are_the_tested_versions(python: str) -> None:
-    pins = pins_for(CONSTRAINTS.read_text(encoding="utf-8"), python)
-    for dist, version in expected_vendor_pins(python).items():
+def test_vendor_pins_are_the_tested_versions(python: str, environment: str) -> None:
+    pins = pins_for(Path(ENVIRONMENTS[environment][1]).read_text(encoding="utf-8"), python)
+    for dist, version in expected_vendor_pins(python, environment).items():
         assert pins.get(dist) == version, (python, dist, pins.get(dist), version)
+
+
+def test_every_tested_version_is_held_by_one_environment() -> None:
+    """Each TESTED_VERSIONS entry is pinned by exactly one lock: the main one, or the
+    environment whose extra alone names it."""
+    held: dict[str, list[str]] = {}
+    for environment in ENVIRONMENTS:
+        for dist in lock.vendor_pins(PYTHONS[-1], environment):
+            held.setdefault(dist, []).append(environment)
+    assert {d: e for d, e in held.items() if len(e) != 1} == {}
+    assert set(held) == set(REGISTRY["TESTED_VERSIONS"])
+
+
+def test_an_unavailable_python_pins_nothing() -> None:
+    """``None`` in TESTED_VERSIONS_BY_PYTHON (no release installs there) drops the pin."""
+    for python, pins in REGISTRY.get("TESTED_VERSIONS_BY_PYTHON", {}).items():
+        for dist, version in pins.items():
+            if version is None:
+                assert dist not in lock.vendor_pins(python, "test")
+                assert canonicalize_name(dist) not in pins_for(CONSTRAINTS.read_text(encoding="utf-8"), python)
 
 
 def test_a_pin_that_drifts_from_the_registry_is_reported() -> None:
@@ -105,15 +126,22 @@ def test_per_python_exceptions_name_known_pythons_and_distributions() -> None:
         assert set(pins) <= set(REGISTRY["TESTED_VERSIONS"])
 
 
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 @pytest.mark.parametrize("python", PYTHONS)
-def test_every_test_requirement_is_pinned_inside_its_range(python: str) -> None:
-    """Each ``test``/``dev`` extra requirement has a pin on every Python, and the pin is one
-    the extra admits (else ``pip install ".[test]" -c ...`` cannot resolve)."""
+def test_every_test_requirement_is_pinned_inside_its_range(python: str, environment: str) -> None:
+    """Each requirement of the environment's extras has a pin on every Python, and the pin
+    is one the extra admits (else ``pip install ".[test]" -c ...`` cannot resolve)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    pins = pins_for(CONSTRAINTS.read_text(encoding="utf-8"), python)
+    extras_of, constraints_file = ENVIRONMENTS[environment]
+    pins = pins_for(Path(constraints_file).read_text(encoding="utf-8"), python)
     extras = project["optional-dependencies"]
-    for line in [*project["dependencies"], *extras["test"], *extras["dev"]]:
+    lines = [*project["dependencies"], *extras["test-kit"]]
+    for extra in extras_of.split(","):
+        lines += extras[extra]
+    for line in lines:
         req = Requirement(line)
+        if canonicalize_name(req.name) == lock.PROJECT:
+            continue  # the project's own extras (test-kit), listed above
         if req.marker is not None and not req.marker.evaluate({**_environment(python), "extra": "test"}):
             continue
         name = canonicalize_name(req.name)
