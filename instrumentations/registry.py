@@ -173,6 +173,22 @@ INSTRUMENTATIONS = (
         "mcp",
         ">=2.3,<3",
     ),
+    # pydantic_ai: Pydantic AI's own spans (invoke_agent, chat, execute_tool) turned on for
+    # agents whose instrumentation the app did not choose, sent to the agent's pipeline;
+    # its chat span owns the model call (the SDK span underneath steps aside). Agent in
+    # pydantic_ai.agent, open_model_request_span rebound where it is imported. Range:
+    # docs/compatibility.md.
+    (
+        "pydantic_ai",
+        (
+            "pydantic_ai.agent",
+            "pydantic_ai.capabilities.instrumentation",
+            "pydantic_ai.models.instrumented",
+        ),
+        "pydantic_ai.pydantic_ai",
+        "pydantic-ai-slim",
+        ">=2.78,<3",
+    ),
     # new-integration: rows above this line
 )
 
