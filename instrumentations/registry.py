@@ -189,6 +189,22 @@ INSTRUMENTATIONS = (
         "pydantic-ai-slim",
         ">=2.78,<3",
     ),
+    # crewai: Crew.kickoff/akickoff, Agent.execute_task/aexecute_task/kickoff/kickoff_async/akickoff, the
+    # tools' run/arun/invoke/ainvoke and Telemetry._safe_telemetry_operation, each patched in
+    # its defining module. Model calls: the SDK's row (openai). Range: see docs/compatibility.md.
+    (
+        "crewai",
+        (
+            "crewai.crew",
+            "crewai.agent.core",
+            "crewai.tools.base_tool",
+            "crewai.tools.structured_tool",
+            "crewai.telemetry.telemetry",
+        ),
+        "crewai.crewai",
+        "crewai",
+        ">=1.15,<2",
+    ),
     # new-integration: rows above this line
 )
 
