@@ -205,6 +205,16 @@ INSTRUMENTATIONS = (
         "crewai",
         ">=1.15,<2",
     ),
+    # llama-index-core: a span and an event handler on the root instrumentation dispatcher
+    # (llama_index.core.instrumentation, from llama-index-instrumentation); range measured by
+    # the matrix, see docs/compatibility.md.
+    (
+        "llamaindex",
+        ("llama_index.core.instrumentation",),
+        "llamaindex.llamaindex",
+        "llama-index-core",
+        ">=0.12,<0.15",
+    ),
     # new-integration: rows above this line
 )
 
