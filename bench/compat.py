@@ -81,6 +81,10 @@ ALSO_NEEDS = {
     "openai_agents": ("openai",),
     # litellm: its tests drive the OpenAI SDK underneath (Azure/OpenAI routes) with the openai instrumentation on
     "litellm": ("openai",),
+    # crewai: its native OpenAI provider calls the OpenAI SDK, with the openai instrumentation on
+    "crewai": ("openai",),
+    # llamaindex: the scenarios drive LlamaIndex's OpenAI LLM and embeddings over the OpenAI SDK
+    "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "openai"),
 }
 
 # Packages left out of the constraints for a given instrumentation: those whose compatible
@@ -95,10 +99,18 @@ MOVES_WITH = {
     # cohere 5.x pins httpx-sse exactly and bounds fastavro and tokenizers to its generation
     "cohere": ("httpx", "httpx-sse", "fastavro", "tokenizers", "types-requests", "parameterized"),
     "openai": ("httpx",),
+    # crewai pins crewai-core and crewai-cli to its own release exactly, and bounds the OpenAI SDK,
+    # mcp, pydantic, instructor, json-repair and regex to its generation
+    "crewai": ("crewai-core", "crewai-cli", "openai", "mcp", "pydantic", "pydantic-core", "pydantic-settings",
+               "instructor", "json-repair", "regex", "chromadb", "lancedb", "litellm"),
     # openai-agents pins the OpenAI SDK (1.x, 2.x, then 3.x over httpx2), mcp and griffe to its generation
     "openai_agents": ("openai", "httpx", "httpx2", "mcp", "mcp-types", "griffe", "griffelib", "websockets",
                       "starlette", "sse-starlette", "uvicorn", "pydantic-settings", "types-requests"),
     "groq": ("httpx",),
+    # llama-index-core pins llama-index-workflows/-instrumentation to its generation; the OpenAI
+    # LLM and embeddings packages bound llama-index-core and the OpenAI SDK
+    "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "llama-index-workflows",
+                   "llama-index-instrumentation", "openai", "httpx", "banks", "llama-index-*"),
     # ollama 0.4.x requires httpx <0.28
     "ollama": ("httpx", "httpcore"),
     # boto3 pins botocore to its own minor release, and s3transfer to boto3's; botocore < 1.34

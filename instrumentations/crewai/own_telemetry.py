@@ -31,7 +31,7 @@ def outside(ctx: Any) -> Any:
 
 def _in_app_context(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     before = otel_context.get_value(OUTSIDE)
-    if before is None:
+    if not isinstance(before, otel_context.Context):
         return wrapped(*args, **kwargs)
     token = otel_context.attach(before)
     try:

@@ -33,7 +33,6 @@ from opentelemetry.trace import SpanKind, StatusCode
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")  # before CrewAI reads it (its users' switch)
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 
-import crewai  # noqa: E402
 import openai  # noqa: E402
 from crewai import LLM, Agent, Crew, Task  # noqa: E402
 from crewai.tools import tool  # noqa: E402
