@@ -187,7 +187,7 @@ def message_parts(message: Any) -> dict[str, Any]:
     """A LlamaIndex ``ChatMessage`` in the conventions' message schema."""
     role_value = getattr(message, "role", None)
     role_name = getattr(role_value, "value", role_value)
-    role = _ROLES.get(role_name, role_name if isinstance(role_name, str) else "user")
+    role = _ROLES.get(role_name, role_name) if isinstance(role_name, str) else "user"
     kwargs = getattr(message, "additional_kwargs", None) or {}
     parts: list[dict[str, Any]] = []
     try:
@@ -329,7 +329,7 @@ def agent_attributes(kind: str, instance: Any) -> tuple[str, dict[str, Any]]:
 def documents(nodes: Any) -> list[dict[str, Any]]:
     out = []
     for item in nodes if isinstance(nodes, list) else ():
-        node = getattr(item, "node", item)
+        node: Any = getattr(item, "node", item)
         entry: dict[str, Any] = {"id": getattr(node, "node_id", None)}
         score = getattr(item, "score", None)
         if isinstance(score, (int, float)):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
 import importlib.util
+import logging
 import socket
 import sys
 from collections.abc import Iterator
@@ -366,6 +366,7 @@ def test_outside_the_range_declines_with_one_debug_line(
     spans: Any, instrumentation: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:
     from llama_index.core.instrumentation import get_dispatcher
+
     from weave_agent.hook import arming
     from weave_agent.instrumentations.registry import INSTRUMENTATIONS
 
