@@ -93,7 +93,7 @@ def wrap_open_model_request_span(original: Any) -> Any:
 
 
 def _mark_error(span: Any, exc: BaseException) -> str | None:
-    if isinstance(exc, GeneratorExit):
+    if not isinstance(exc, Exception):  # cancelled, closed: Pydantic AI records the error that caused it, if any
         return None
     try:
         error_type = extract.error_type(exc)

@@ -23,8 +23,9 @@ made through the global API before the agent's provider exists would be dropped.
 process that imports Pydantic AI and never runs an agent pays nothing.
 
 The tracer the agent's settings hold wraps each span (``_Span``) only to add what Pydantic
-AI leaves out: ``error.type`` on a span it marks ERROR, and the agent's redaction of
-exception messages and status descriptions.
+AI leaves out or writes otherwise: ``error.type`` on a span it marks ERROR, the agent's
+redaction of exception messages and status descriptions, the messages in the conventions'
+schema (``content.py``), and no message structure at all with capture off.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from weave_agent.export import telemetry
 from weave_agent.tracing.secrets import scrub
 from weave_agent.tracing.serialize import exception_attributes
 
-from . import extract
+from . import content, extract
 
 FORMAT_VERSION = 6
 
@@ -61,25 +62,37 @@ def is_ours(settings: Any) -> bool:
 class _Span(Span):
     """A span of Pydantic AI's, with ``error.type`` set when it goes ERROR."""
 
-    __slots__ = ("_span", "_error_type")
+    __slots__ = ("_span", "_error_type", "_content")
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Span, include_content: bool) -> None:
         self._span = span
         self._error_type: str | None = None
+        self._content = include_content
 
     def __getattr__(self, name: str) -> Any:  # attributes, name, ...: the SDK span's
         return getattr(self._span, name)
 
     def end(self, end_time: int | None = None) -> None:
+        try:
+            attributes = getattr(self._span, "attributes", None) or {}
+            if content.OUTPUT_MESSAGES in attributes and content.FINISH_REASONS not in attributes:
+                self._span.set_attribute(content.FINISH_REASONS, ["error"])  # a stream cut short
+        except Exception:
+            _log.error_once("pydantic_ai:end", "completing a Pydantic AI span failed")
         self._span.end(end_time)
 
     def get_span_context(self) -> Any:
         return self._span.get_span_context()
 
     def set_attributes(self, attributes: Any) -> None:
-        self._span.set_attributes(attributes)
+        self._span.set_attributes(conform(attributes, self._content))
 
     def set_attribute(self, key: str, value: Any) -> None:
+        if key in content.CONTENT:
+            if not self._content:
+                return
+            if key in content.MESSAGE_ATTRIBUTES:
+                value = content.conventional(value, key == content.OUTPUT_MESSAGES)
         self._span.set_attribute(key, value)
 
     def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
@@ -123,17 +136,29 @@ class _Span(Span):
         self._span.record_exception(exception, extra, timestamp, escaped)
 
 
+def conform(attributes: Any, include_content: bool) -> Any:
+    """``attributes`` without content (capture off) or with its messages conventional."""
+    if not attributes or content.CONTENT.isdisjoint(attributes):
+        return attributes
+    if not include_content:
+        return {k: v for k, v in attributes.items() if k not in content.CONTENT}
+    return {k: content.conventional(v, k == content.OUTPUT_MESSAGES) if k in content.MESSAGE_ATTRIBUTES else v
+            for k, v in attributes.items()}
+
+
 class _Tracer(trace.Tracer):
     """The agent's tracer, handing Pydantic AI ``_Span``s."""
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, include_content: bool) -> None:
         self._tracer = tracer
+        self._content = include_content
 
     def start_span(self, name: str, context: Any = None, kind: Any = trace.SpanKind.INTERNAL, attributes: Any = None,
                    links: Any = None, start_time: int | None = None, record_exception: bool = True,
                    set_status_on_exception: bool = True) -> Span:
+        attributes = conform(attributes, self._content)
         return _Span(self._tracer.start_span(name, context, kind, attributes, links, start_time,
-                                             record_exception, set_status_on_exception))
+                                             record_exception, set_status_on_exception), self._content)
 
     @contextlib.contextmanager
     def start_as_current_span(self, name: str, context: Any = None, kind: Any = trace.SpanKind.INTERNAL,
@@ -150,8 +175,11 @@ class _Tracer(trace.Tracer):
 class _TracerProvider(trace.TracerProvider):
     """What ``InstrumentationSettings(tracer_provider=...)`` asks its tracer of."""
 
+    def __init__(self, include_content: bool) -> None:
+        self._content = include_content
+
     def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
-        return _Tracer(telemetry.tracer())
+        return _Tracer(telemetry.tracer(), self._content)
 
 
 def _include_content() -> bool:
@@ -169,10 +197,11 @@ def agent_settings() -> Any:
     from pydantic_ai.models.instrumented import InstrumentationSettings
 
     settings = InstrumentationSettings(
-        tracer_provider=_TracerProvider(),
+        tracer_provider=_TracerProvider(key[1]),
         meter_provider=NoOpMeterProvider(),
         include_content=key[1],
         include_binary_content=False,
+        include_model_request_parameters=key[1],
         version=FORMAT_VERSION,
         use_aggregated_usage_attribute_names=True,
     )
