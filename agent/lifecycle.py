@@ -103,7 +103,27 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
 
     names = autopatch(settings, include_entry_points=include_entry_points)
     _log.debug("started; armed: %s", ", ".join(names) or "(none)")
+    if settings.otel_instrumentors:
+        _arm_otel_instrumentors(settings, scan=include_entry_points)
     return True
+
+
+def _arm_otel_instrumentors(settings: Settings, scan: bool) -> None:
+    """The installed OpenTelemetry instrumentors, each armed on the import of its library:
+    found by ``weave-run`` (the rows it passed) or, from ``init()``, by a scan here."""
+    import os
+
+    from .hook import otel_instrumentors
+
+    try:
+        encoded = os.environ.get(otel_instrumentors.ROWS_ENV, "")
+        if scan and not encoded:
+            encoded = otel_instrumentors.encode(otel_instrumentors.discover(settings))
+        if encoded:
+            names = otel_instrumentors.arm_encoded(encoded)
+            _log.debug("OpenTelemetry instrumentors armed: %s", ", ".join(names))
+    except Exception:
+        _log.error_once("otel-instrumentors", "the OpenTelemetry instrumentors could not be armed; the app runs without them")
 
 
 def _flush_on_sigterm() -> None:

@@ -181,6 +181,7 @@ FIELDS: tuple[Field, ...] = (
     Field("upload_base_path", "OTEL_INSTRUMENTATION_GENAI_UPLOAD_BASE_PATH", str, None),
     Field("genai_conventions", "WEAVE_AGENT_GENAI_CONVENTIONS", _choice(*GENAI_CONVENTIONS), "newest"),
     Field("fault_injection", "WEAVE_AGENT_FAULT_INJECTION", parse_bool, False),
+    Field("otel_instrumentors", "WEAVE_AGENT_OTEL_INSTRUMENTORS", parse_bool, True),
 )
 
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
@@ -225,6 +226,7 @@ class Settings:
     upload_base_path: str | None
     fault_injection: bool
     genai_conventions: str
+    otel_instrumentors: bool
     errors: list[str]
     exporter_broken: bool
     wandb_api_key: str | None  # never in repr(), never logged

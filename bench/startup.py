@@ -139,7 +139,7 @@ cli = g.get("cli")
 step("build the argparse parser (gettext > locale)", lambda: g.__setitem__("parser", cli._parser()))
 step("parse the arguments", lambda: g["parser"].parse_args(["python", "-c", "pass"]))
 step("shim_path()", lambda: cli.shim_path())
-step("entry points (_encode_entry_points, as weave-run calls it)", lambda: cli._encode_entry_points())
+step("entry points (_encode_entry_points, as weave-run calls it)", lambda: cli._encode_entry_points(cli._entry_point_groups()))
 scan_imported_metadata = "importlib.metadata" in sys.modules
 if not scan_imported_metadata:
     step("info: import importlib.metadata (paid only when a distribution declares the entry-point group)",

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(env, py) for env in chosen for py in PYTHONS]
     # pip's resolution waits mostly on the index: a few at once roughly divides the time.
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip(jobs, pool.map(lambda job: resolve(job[1], job[0]), jobs)))
+        results = dict(zip(jobs, pool.map(lambda job: resolve(job[1], job[0]), jobs), strict=True))
     status = 0
     for env in chosen:
         out = all_targets[env][1]

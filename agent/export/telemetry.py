@@ -101,9 +101,18 @@ class _State:
         self.metric_exporter: Any = None  # ours, when we made one (its HTTP session, after a fork)
         self.metric_guard: Any = None  # export_health.GuardedMetricExporter around it
         self.metrics_cut = ""  # why the exit's final metric export did not run, if it did not
+        self.setup_thread = 0  # the thread inside _setup, while it runs (setting_up)
 
 
 _state = _State()
+
+
+def setting_up() -> bool:
+    """Whether this thread is inside the pipeline's set-up. A post-import hook that the
+    set-up's own imports fire (the OTLP exporter imports ``requests``, which arms an
+    OpenTelemetry instrumentor) must not ask for the tracer: that would build a second
+    pipeline inside the first. The pipeline is in place when the set-up returns."""
+    return _state.setup_thread == threading.get_ident()
 
 
 def tracer() -> trace.Tracer:
@@ -246,6 +255,7 @@ def _setup() -> trace.Tracer:
         _state.settings = s
         faults.configure(s.fault_injection)
         blocked = signal_mask.block_stop_signals()  # the SDK's threads start here: they inherit the mask
+        _state.setup_thread = threading.get_ident()
         try:
             with forks.deferring_fork_hooks():  # a forked child re-initializes them on first use
                 t = _setup_providers(s)
@@ -254,6 +264,7 @@ def _setup() -> trace.Tracer:
             t = trace.NoOpTracer()
             _state.instruments = Instruments(metrics.NoOpMeter(SCOPE), enabled=False)
         finally:
+            _state.setup_thread = 0
             signal_mask.unblock(blocked)
         _state.tracer = t
         return t

@@ -18,13 +18,14 @@ import os
 import sys
 
 from .._version import __version__
-from ..settings import FIELDS_BY_ENV, SettingError
+from ..settings import FIELDS_BY_ENV, SettingError, Settings
 
 if False:  # typing only: argparse is imported when a parser is needed
     import argparse
 
 PROG = "weave-run"
 ENTRY_POINTS_ENV = "WEAVE_AGENT_ENTRY_POINTS"
+OTEL_ROWS_ENV = "WEAVE_AGENT_OTEL_INSTRUMENTOR_ROWS"
 
 
 def shim_path() -> str:
@@ -121,15 +122,36 @@ def _environment(args: argparse.Namespace | None, parser: argparse.ArgumentParse
                 parser.error("%s %r: %s" % (s.option, value, exc))
             env[s.env] = value
     env["PYTHONPATH"] = prepend_path(env.get("PYTHONPATH"), shim_path())
-    encoded = _encode_entry_points()
+    groups = _entry_point_groups()
+    encoded = _encode_entry_points(groups)
     if encoded:
         env[ENTRY_POINTS_ENV] = encoded
+    rows = _encode_otel_instrumentors(groups, env)
+    if rows:
+        env[OTEL_ROWS_ENV] = rows
+    else:
+        env.pop(OTEL_ROWS_ENV, None)  # an outer weave-run's rows: this run decides for itself
     return env
 
 
-def _encode_entry_points() -> str:
+def _encode_otel_instrumentors(groups: frozenset[str], env: dict[str, str]) -> str:
+    """The installed OpenTelemetry instrumentors to arm in the app, read here (see
+    ``hook.otel_instrumentors``); nothing when none is installed or the switch is off."""
+    from ..hook import otel_instrumentors
+
+    if otel_instrumentors.GROUP not in groups:
+        return ""
+    settings = Settings.load(env)
+    if not settings.enabled or not settings.otel_instrumentors:
+        return ""
+    return otel_instrumentors.encode(otel_instrumentors.discover(settings))
+
+
+def _encode_entry_points(groups: frozenset[str]) -> str:
     """Third-party rows, read here so that the app's start-up never scans distributions."""
-    if not _any_entry_point():
+    from ..hook.registry import ENTRY_POINT_GROUP
+
+    if ENTRY_POINT_GROUP not in groups:
         return ""
     from ..hook.registry import from_entry_points
 
@@ -139,13 +161,16 @@ def _encode_entry_points() -> str:
     return ";".join(rows)
 
 
-def _any_entry_point() -> bool:
-    """Whether any installed distribution declares our entry-point group, read as plain
-    text: importing ``importlib.metadata`` costs the launcher ~35 ms, and almost nobody has
-    a third-party instrumentation installed."""
+def _entry_point_groups() -> frozenset[str]:
+    """Which of the entry-point groups weave-run reads (third-party instrumentations,
+    OpenTelemetry instrumentors) any installed distribution declares, read as plain text:
+    importing ``importlib.metadata`` costs the launcher ~35 ms, and most machines have
+    neither installed."""
+    from ..hook.otel_instrumentors import GROUP as OTEL_GROUP
     from ..hook.registry import ENTRY_POINT_GROUP
 
-    marker = "[%s]" % ENTRY_POINT_GROUP
+    markers = {"[%s]" % ENTRY_POINT_GROUP: ENTRY_POINT_GROUP, "[%s]" % OTEL_GROUP: OTEL_GROUP}
+    found: set[str] = set()
     for folder in sys.path:
         try:
             names = os.listdir(folder or ".")
@@ -155,11 +180,13 @@ def _any_entry_point() -> bool:
             if name.endswith((".dist-info", ".egg-info")):
                 try:
                     with open(os.path.join(folder or ".", name, "entry_points.txt"), encoding="utf-8") as f:
-                        if marker in f.read():
-                            return True
+                        text = f.read()
                 except OSError:
                     continue
-    return False
+                found.update(group for marker, group in markers.items() if marker in text)
+                if len(found) == len(markers):
+                    return frozenset(found)
+    return frozenset(found)
 
 
 _PYTHON_NAMES = frozenset({"python", "python3", "python%d.%d" % sys.version_info[:2]})

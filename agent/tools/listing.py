@@ -1,5 +1,6 @@
 """``weave-run list``: every instrumentation, its library, the installed, supported and
-tested versions, whether it is enabled, and the modules whose import arms it.
+tested versions, whether it is enabled, and the modules whose import arms it; then the
+installed OpenTelemetry instrumentors, each armed on which import or skipped and why.
 
 The output fits the terminal (``COLUMNS``, else the terminal's width, else 80 when stdout
 is not a terminal): the triggers (long dotted module names) are the last column when there
@@ -113,7 +114,33 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((80, 24)).columns
 
 
+INSTRUMENTORS_TITLE = "OpenTelemetry instrumentors (entry points %s), armed by weave-run:"
+
+
+def instrumentor_lines(environ: Mapping[str, str] | None, width: int) -> list[str]:
+    """The installed OpenTelemetry instrumentors, each with what weave-run does with it:
+    armed on the import of which modules, or skipped and why (nothing when none is
+    installed)."""
+    from ..hook import otel_instrumentors
+    from ..settings import Settings
+
+    settings = Settings.load(environ)
+    found = otel_instrumentors.discover(settings)
+    if not found:
+        return []
+    width = max(width, 20)
+    pad = min(max(len(f.name) for f in found) + len(GAP), width // 3)
+    out = ["", *_wrap(INSTRUMENTORS_TITLE % otel_instrumentors.GROUP, width)]
+    for f in sorted(found, key=lambda f: f.name):
+        status = f.status if settings.otel_instrumentors else "off (WEAVE_AGENT_OTEL_INSTRUMENTORS=false)"
+        out.extend(_wrap(status, width, f.name.ljust(pad), " " * pad))
+        detail = f.package + (", for " + ", ".join(f.libraries) if f.libraries else "")
+        out.extend(_wrap(detail, width, " " * (pad + 2), " " * (pad + 2)))
+    return out
+
+
 def main(environ: Mapping[str, str] | None = None) -> int:
-    for line in render(rows(environ), terminal_width()):
+    width = terminal_width()
+    for line in render(rows(environ), width) + instrumentor_lines(environ, width):
         print(line)
     return 0

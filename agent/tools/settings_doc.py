@@ -117,6 +117,11 @@ SETTINGS: tuple[Setting, ...] = (
             "GenAI convention names: `newest` (the conventions' repository: `gen_ai.client.inference.*` metrics, "
             "`gen_ai.usage.cache_write.input_tokens`, ...), `v1.41` (the names of the last core release, for "
             "dashboards that read them) or `both` (every name, for a migration)", "`newest`"),
+    Setting(("WEAVE_AGENT_OTEL_INSTRUMENTORS",),
+            "`false`: `weave-run` leaves the installed OpenTelemetry instrumentors (entry points "
+            "`opentelemetry_instrumentor`: FastAPI, Flask, requests, ...) alone instead of arming each on the "
+            "import of its library", "`true`", "--no-otel-instrumentors", flag="false",
+            option_help="do not arm the installed OpenTelemetry instrumentors (FastAPI, Flask, requests, ...)"),
     Setting(("WEAVE_AGENT_CHILDREN",), "`false`: Python child processes do not inherit the agent", "`true`"),
     Setting(("WEAVE_AGENT_QUIET",), "`true` silences the one-line summary at exit", "`false`"),
     Setting(("WEAVE_AGENT_DEBUG",), "the agent's log on stderr: what it patched, what it skipped and why",
@@ -129,6 +134,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("WEAVE_AGENT_ENTRY_POINTS",),
             "set by `weave-run` for the app: the third-party instrumentations it found, so that the app's "
             "start-up never scans installed distributions", internal=True),
+    Setting(("WEAVE_AGENT_OTEL_INSTRUMENTOR_ROWS",),
+            "set by `weave-run` for the app: the OpenTelemetry instrumentors to arm and the modules whose "
+            "import arms each", internal=True),
 )
 
 PUBLIC: tuple[Setting, ...] = tuple(s for s in SETTINGS if not s.internal)

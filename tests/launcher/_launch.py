@@ -156,7 +156,7 @@ def read_spans(folder: Path) -> list[Span]:
     spans: list[Span] = []
     if not folder.is_dir():
         return spans
-    for path in sorted(folder.glob("*.jsonl")):
+    for path in sorted(folder.glob("traces-*.jsonl")):  # not logs-*/metrics-* (content events, metrics)
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue

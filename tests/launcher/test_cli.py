@@ -22,6 +22,7 @@ def _table(stdout: str, width: int = 200) -> dict[str, dict[str, str]]:
     """The rows of ``weave-run list`` by name, whichever of its table layouts it drew: the
     triggers as the last column, or on lines of their own under each row. Every line
     must fit ``width``."""
+    stdout = stdout.split("\n\nOpenTelemetry instrumentors", 1)[0]  # the table only
     lines = [line for line in stdout.splitlines() if line.strip()]
     assert all(len(line) <= width for line in lines), "a line is wider than %d:\n%s" % (width, stdout)
     header = re.split(r"\s{2,}", lines[0].strip())
