@@ -87,7 +87,7 @@ def test_every_parsed_setting_has_its_row() -> None:
 
 def test_internal_variables_are_not_shown() -> None:
     internal = {v for s in settings_doc.SETTINGS if s.internal for v in s.variables}
-    assert internal == {"WEAVE_AGENT_FAULT_INJECTION", "WEAVE_AGENT_ENTRY_POINTS"}
+    assert internal == {"WEAVE_AGENT_FAULT_INJECTION", "WEAVE_AGENT_ENTRY_POINTS", "WEAVE_AGENT_OTEL_INSTRUMENTOR_ROWS"}
     table = settings_doc.markdown_table()
     assert not any(v in table for v in internal)
 
