@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -45,7 +45,7 @@ from weave_agent.tracing.serialize import exception_attributes
 
 from . import content, extract
 
-FORMAT_VERSION = 6
+FORMAT_VERSION: Final = 6
 
 
 class _State:
@@ -160,8 +160,9 @@ class _Tracer(trace.Tracer):
         return _Span(self._tracer.start_span(name, context, kind, attributes, links, start_time,
                                              record_exception, set_status_on_exception), self._content)
 
+    # The API's own context-manager decorator is private: a plain one, hence the ignore.
     @contextlib.contextmanager
-    def start_as_current_span(self, name: str, context: Any = None, kind: Any = trace.SpanKind.INTERNAL,
+    def start_as_current_span(self, name: str, context: Any = None, kind: Any = trace.SpanKind.INTERNAL,  # type: ignore[override]
                               attributes: Any = None, links: Any = None, start_time: int | None = None,
                               record_exception: bool = True, set_status_on_exception: bool = True,
                               end_on_exit: bool = True) -> Iterator[Span]:

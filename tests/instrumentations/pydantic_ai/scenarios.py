@@ -11,7 +11,6 @@ OpenAI's own when replaying) and runs it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import openai
 from pydantic_ai import Agent, RunContext
