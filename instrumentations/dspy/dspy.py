@@ -9,6 +9,8 @@ modules that define them (each a registry trigger, patched when it is imported):
 * ``dspy.adapters.base``: ``Adapter.__call__``/``acall`` (``ChatAdapter`` and the others
   reach it through ``super()``): INTERNAL spans named for the adapter;
 * ``dspy.adapters.types.tool``: ``Tool.__call__``/``acall``: ``execute_tool {name}``;
+* ``dspy.utils.parallelizer``: ``ParallelExecutor._execute_parallel`` (``Module.batch``,
+  ``dspy.Parallel``, ``Evaluate``) runs each item in the caller's context (``parallel.py``);
 * ``dspy.clients.execution``: ``execute``/``aexecute(lm, call)``, which ``BaseLM.__call__``
   and ``acall`` import at each call: one ``chat {model}`` CLIENT span per LM call
   (``extract.LMExtractor``), with DSPy's usage (``CallResult.usage``; the LM's history
@@ -41,12 +43,14 @@ from weave_agent.patcher import ModulePatcher, MultiPatcher, Patcher, SymbolPatc
 from weave_agent.tracing.calls import Call, OpSpec, wrap_with_spec
 
 from .extract import LMExtractor, cached_attributes
+from .parallel import wrap_execute_parallel
 from .steps import AdapterSpec, ModuleSpec, ToolSpec
 
 MODULE_MODULE = "dspy.primitives.module"
 ADAPTER_MODULE = "dspy.adapters.base"
 TOOL_MODULE = "dspy.adapters.types.tool"
 EXECUTION_MODULE = "dspy.clients.execution"
+PARALLEL_MODULE = "dspy.utils.parallelizer"
 
 
 class LMSpec(GenAISpec):
@@ -98,12 +102,22 @@ def _execution_missing(module: ModuleType) -> list[str]:
     return [name for name in ("execute", "aexecute") if not callable(getattr(module, name, None))]
 
 
+def _parallel(module: ModuleType) -> list[Patcher]:
+    return [SymbolPatcher(lambda: module, "ParallelExecutor._execute_parallel", wrap_execute_parallel)]
+
+
+def _parallel_missing(module: ModuleType) -> list[str]:
+    executor = getattr(module, "ParallelExecutor", None)
+    return [] if executor is not None and "_execute_parallel" in vars(executor) else ["ParallelExecutor._execute_parallel"]
+
+
 dspy_patcher = MultiPatcher(
     [
         ModulePatcher(MODULE_MODULE, _methods("Module", ModuleSpec()), _methods_missing("Module")),
         ModulePatcher(ADAPTER_MODULE, _methods("Adapter", AdapterSpec()), _methods_missing("Adapter")),
         ModulePatcher(TOOL_MODULE, _methods("Tool", ToolSpec()), _methods_missing("Tool")),
         ModulePatcher(EXECUTION_MODULE, _execution, _execution_missing),
+        ModulePatcher(PARALLEL_MODULE, _parallel, _parallel_missing),
     ]
 )
 

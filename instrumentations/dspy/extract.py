@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from weave_agent.export import telemetry
 from weave_agent.genai import (
     Extractor,
     Request,
@@ -27,7 +28,6 @@ from weave_agent.genai import (
     text_part,
     tool_call_part,
 )
-from weave_agent.export import telemetry
 from weave_agent.tracing.serialize import to_json
 
 from ..openai_compatible import finish_reason, input_messages, output_type, sampling_attributes, tool_definitions

@@ -350,13 +350,12 @@ def test_streamify_consumer_stops_early(traced: Any, server: Any) -> None:
 
     async def first_only() -> Any:
         stream = program(question="What is the weather in Paris?")
-        async for chunk in stream:
-            break
+        first = await stream.__anext__()
         try:
             await stream.aclose()
         except RuntimeError:
             pass  # anyio's cancel scope exited in another task: DSPy's, with or without the agent
-        return chunk
+        return first
 
     with dspy.context(lm=make_lm(server)):
         asyncio.run(first_only())
@@ -368,6 +367,28 @@ def test_streamify_consumer_stops_early(traced: Any, server: Any) -> None:
     time.sleep(0.1)
     assert sorted(traced.shape()) == sorted(PREDICT_SHAPE)
     assert len(traced.finished()) == 3  # ended once each (a second end would be a second export)
+
+
+# -- dspy.Parallel / Module.batch: worker threads keep the caller's trace ---------------------------
+
+
+class BatchAnswer(dspy.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = dspy.Predict("question -> answer")
+
+    def forward(self, questions: list[str]) -> Any:
+        examples = [dspy.Example(question=q).with_inputs("question") for q in questions]
+        return self.answer.batch(examples, num_threads=2, disable_progress_bar=True)
+
+
+def test_batch_items_nest_under_the_module_that_ran_them(traced: Any, server: Any) -> None:
+    with dspy.context(lm=make_lm(server)):
+        results = BatchAnswer()(questions=["Weather in Paris?", "Weather in Rome?"])
+    assert [r.answer for r in results] == [fake.ANSWERS["answer"]] * 2
+    assert traced.shape() == [("BatchAnswer", 0)] + [(name, depth + 1) for name, depth in PREDICT_SHAPE] * 2
+    assert len({s.context.trace_id for s in traced.finished()}) == 1
+    assert_usage_once(traced, 2)
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -447,8 +468,10 @@ def _targets() -> dict[str, Any]:
     import dspy.adapters.types.tool as tools
     import dspy.clients.execution as execution
     import dspy.primitives.module as modules
+    import dspy.utils.parallelizer as parallelizer
 
     found = {"execution.%s" % name: vars(execution)[name] for name in ("execute", "aexecute")}
+    found["ParallelExecutor._execute_parallel"] = vars(parallelizer.ParallelExecutor)["_execute_parallel"]
     for module, cls in ((modules, "Module"), (adapters, "Adapter"), (tools, "Tool")):
         for name in ("__call__", "acall"):
             found["%s.%s" % (cls, name)] = vars(getattr(module, cls))[name]
