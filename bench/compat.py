@@ -113,6 +113,8 @@ MOVES_WITH = {
                    "llama-index-instrumentation", "openai", "httpx", "banks", "llama-index-*"),
     # ollama 0.4.x requires httpx <0.28
     "ollama": ("httpx", "httpcore"),
+    # dspy pins gepa exactly to its own release (litellm and openai are its plain dependencies)
+    "dspy": ("gepa",),
     # boto3 pins botocore to its own minor release, and s3transfer to boto3's; botocore < 1.34
     # caps urllib3 below 2.1
     "bedrock": ("boto3", "s3transfer", "urllib3"),

@@ -215,6 +215,24 @@ INSTRUMENTATIONS = (
         "llama-index-core",
         ">=0.12,<0.15",
     ),
+    # dspy: Module/Adapter/Tool __call__ and acall on DSPy's base classes, the one LM
+    # execution path (dspy.clients.execution.execute/aexecute, imported at the first LM
+    # call) and ParallelExecutor's worker threads; each module patched when it is imported.
+    # The LM span owns its model call (LiteLLM's span steps aside under engine="litellm").
+    # Range: docs/compatibility.md.
+    (
+        "dspy",
+        (
+            "dspy.primitives.module",
+            "dspy.adapters.base",
+            "dspy.adapters.types.tool",
+            "dspy.clients.execution",
+            "dspy.utils.parallelizer",
+        ),
+        "dspy.dspy",
+        "dspy",
+        ">=3.4,<4",
+    ),
     # new-integration: rows above this line
 )
 
