@@ -95,10 +95,7 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
     if not settings.enabled:
         _log.debug("disabled by WEAVE_AGENT_ENABLED/OTEL_SDK_DISABLED: nothing patched")
         return False
-    _flush_on_sigterm()
-    from . import runtimes
-
-    runtimes.watch()
+    watch_process()
     from .hook.arming import autopatch
 
     names = autopatch(settings, include_entry_points=include_entry_points)
@@ -106,6 +103,25 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
     if settings.otel_instrumentors:
         _arm_otel_instrumentors(settings, scan=include_entry_points)
     return True
+
+
+_watching = False
+
+
+def watch_process() -> None:
+    """Once per process, whichever way the agent started (``init``, the shim, or an
+    OpenTelemetry instrumentor of ours under ``opentelemetry-instrument``): the exit flush
+    on SIGTERM and the runtime hooks (Celery/billiard, uWSGI) that flush before a worker's
+    ``os._exit``."""
+    global _watching
+    with _lock:
+        if _watching:
+            return
+        _watching = True
+    _flush_on_sigterm()
+    from . import runtimes
+
+    runtimes.watch()
 
 
 def _arm_otel_instrumentors(settings: Settings, scan: bool) -> None:

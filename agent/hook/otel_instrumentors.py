@@ -19,8 +19,10 @@ Two halves, like third-party rows (``registry.from_entry_points``):
   span needs the global provider in place) and calls ``instrument()``.
 
 What is armed, as ``opentelemetry-instrument`` decides it: the libraries named by the
-package's ``instruments`` extra must all be installed at versions it accepts (``instruments-any``:
-one of them). Left out, each with its reason for ``weave-run list``: packages that would
+package's ``instruments`` extra must all be installed (``instruments-any``: one of them);
+at a version the package does not accept, ``instrument()`` declines in the app (checked
+there, on first import, so that the launcher reads plain files and never imports
+``importlib.metadata`` or ``packaging``; ``weave-run list`` checks it up front). Left out, each with its reason for ``weave-run list``: packages that would
 trace a library one of ours already traces (the contrib OpenAI/Anthropic instrumentors,
 OpenLLMetry, OpenInference: two LLM spans per call), names the settings disable
 (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` and ours), and instrumentors of a library that
@@ -86,107 +88,175 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _top_level_modules(dist: object) -> list[str]:
-    """The importable top-level names a distribution installs: ``top_level.txt`` when it
-    has one, else the first parts of the paths it installed (``fastapi/...`` -> fastapi)."""
-    text = dist.read_text("top_level.txt")  # type: ignore[attr-defined]
-    if text:
-        return sorted({line.strip() for line in text.splitlines() if line.strip() and not line.startswith("_")})
-    names = set()
-    for path in dist.files or ():  # type: ignore[attr-defined]
-        parts = path.parts
-        if not parts or parts[0].endswith((".dist-info", ".egg-info", ".data", ".pth")) or parts[0] in ("..", "__pycache__"):
-            continue
-        if len(parts) == 1:
-            if parts[0].endswith(".py"):
-                names.add(parts[0][:-3])
-        elif parts[0].isidentifier():
-            names.add(parts[0])
-    return sorted(n for n in names if n.isidentifier() and not n.startswith("_"))
+class _Dist:
+    """An installed distribution as its metadata folder shows it, read as plain text."""
 
+    __slots__ = ("name", "version", "path")
 
-def _instrumented(dist: object) -> tuple[list[object], list[object]]:
-    """The requirements of the ``instruments`` extra (all needed) and of ``instruments-any``
-    (one needed), as ``packaging`` requirements."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    def __init__(self, name: str, version: str, path: str) -> None:
+        self.name, self.version, self.path = name, version, path
 
-    every: list[object] = []
-    anyof: list[object] = []
-    for line in dist.requires or ():  # type: ignore[attr-defined]
+    def read(self, filename: str) -> str:
+        import os
+
         try:
-            req = Requirement(line)
-        except InvalidRequirement:
+            with open(os.path.join(self.path, filename), encoding="utf-8") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def _installed() -> dict[str, _Dist]:
+    """``{canonical name: _Dist}`` for every ``*.dist-info`` on ``sys.path``, the first
+    one found winning (as imports and ``importlib.metadata`` do). Plain file reads, not
+    ``importlib.metadata``: with ``packaging`` that import costs the launcher ~80 ms."""
+    import os
+
+    found: dict[str, _Dist] = {}
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
             continue
-        if req.marker is None:
+        for entry in names:
+            if not entry.endswith(".dist-info"):
+                continue
+            name, _, version = entry[: -len(".dist-info")].rpartition("-")
+            key = _canonical(name)
+            if name and key not in found:
+                found[key] = _Dist(name, version, os.path.join(folder or ".", entry))
+    return found
+
+
+def _entry_points(dist: _Dist) -> list[tuple[str, str]]:
+    """``(name, "module:attribute")`` of the dist's ``[opentelemetry_instrumentor]`` section."""
+    out, inside = [], False
+    for line in dist.read("entry_points.txt").splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            inside = line == "[%s]" % GROUP
+        elif inside and "=" in line:
+            name, _, value = line.partition("=")
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def _instrumented(dist: _Dist) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(library, specifier)`` named by the ``instruments`` extra (all needed) and by
+    ``instruments-any`` (one needed), from the METADATA's ``Requires-Dist`` lines."""
+    import re
+
+    every: list[tuple[str, str]] = []
+    anyof: list[tuple[str, str]] = []
+    for line in dist.read("METADATA").splitlines():
+        if not line.startswith("Requires-Dist:"):
+            if not line.strip():
+                break  # the headers end at the first blank line; the description follows
             continue
-        if req.marker.evaluate({"extra": "instruments"}):
-            every.append(req)
-        elif req.marker.evaluate({"extra": "instruments-any"}):
-            anyof.append(req)
+        requirement, _, marker = line[len("Requires-Dist:") :].partition(";")
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", marker)
+        match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*\(?([^)]*)\)?", requirement)
+        if extra is None or match is None:
+            continue
+        item = (match.group(1), match.group(3).strip())
+        if extra.group(1) == "instruments":
+            every.append(item)
+        elif extra.group(1) == "instruments-any":
+            anyof.append(item)
     return every, anyof
 
 
-def discover(settings: Settings, ours: dict[str, str] | None = None) -> list[Found]:
-    """Every installed ``opentelemetry_instrumentor`` entry point but weave-agent's own, with
-    what to arm it on or why it is skipped. ``ours``: ``{distribution: instrumentation}`` of
-    our enabled instrumentations (default: from the registry and ``settings``)."""
-    from importlib.metadata import PackageNotFoundError, distribution, entry_points
+def _top_level_modules(dist: _Dist) -> list[str]:
+    """The importable top-level names a distribution installs: ``top_level.txt`` when it
+    has one, else the first parts of the paths its RECORD lists (``fastapi/...``)."""
+    text = dist.read("top_level.txt")
+    if text:
+        return sorted({line.strip() for line in text.splitlines() if line.strip() and not line.startswith("_")})
+    names = set()
+    for line in dist.read("RECORD").splitlines():
+        path = line.split(",", 1)[0]
+        first, sep, _ = path.partition("/")
+        if not sep:
+            if first.endswith(".py"):
+                names.add(first[:-3])
+        elif not first.endswith((".dist-info", ".data")) and first not in ("..", "__pycache__"):
+            names.add(first)
+    return sorted(n for n in names if n.isidentifier() and not n.startswith("_"))
 
+
+def _outside(version: str, specifier: str) -> bool:
+    """Whether ``version`` is outside ``specifier`` (``packaging``: ``weave-run list`` only;
+    in the app, ``instrument()`` checks again and declines a conflict)."""
+    if not specifier:
+        return False
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.version import InvalidVersion, Version
 
+    try:
+        return not SpecifierSet(specifier).contains(Version(version), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return False
+
+
+def discover(settings: Settings, ours: dict[str, str] | None = None, check_versions: bool = False) -> list[Found]:
+    """Every installed ``opentelemetry_instrumentor`` entry point but weave-agent's own, with
+    what to arm it on or why it is skipped. ``ours``: ``{distribution: instrumentation}`` of
+    our enabled instrumentations (default: from the registry and ``settings``).
+    ``check_versions``: also skip a library installed at a version the instrumentor does
+    not accept (``weave-run list``; the launcher leaves that to ``instrument()``)."""
     if ours is None:
         ours = _our_distributions(settings)
+    installed = _installed()
     found: list[Found] = []
     seen: set[str] = set()
-    for ep in entry_points(group=GROUP):
-        dist = getattr(ep, "dist", None)
-        package = _canonical(dist.metadata["Name"]) if dist is not None else "?"
-        if package == _OWN_DISTRIBUTION or ep.name in seen:
+    for key, dist in sorted(installed.items()):
+        if key == _OWN_DISTRIBUTION:
             continue
-        seen.add(ep.name)
-        item = Found(ep.name, ep.value, "%s %s" % (package, dist.version) if dist is not None else package)
-        found.append(item)
-        if not settings.is_enabled(ep.name):
-            item.skipped = "disabled by the settings (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS or ours)"
-            continue
-        if dist is None:
-            item.skipped = "its distribution is unknown"
-            continue
-        every, anyof = _instrumented(dist)
-        if not every and not anyof:
-            if ep.name in getattr(sys, "stdlib_module_names", ()):
-                item.triggers = [ep.name]
-            else:
-                item.skipped = "it names no library to arm it on (opentelemetry-instrument would load it at start)"
-            continue
-        satisfied, problems = [], []
-        for req in [*every, *anyof]:
-            try:
-                installed = distribution(req.name)  # type: ignore[attr-defined]
-            except PackageNotFoundError:
-                problems.append("%s is not installed" % req.name)  # type: ignore[attr-defined]
+        for ep_name, target in _entry_points(dist):
+            if ep_name in seen:
                 continue
-            try:
-                fits = req.specifier.contains(Version(installed.version), prereleases=True)  # type: ignore[attr-defined]
-            except InvalidVersion:
-                fits = False
-            if not fits:
-                problems.append("%s %s is outside %s" % (req.name, installed.version, req.specifier))  # type: ignore[attr-defined]
-                continue
-            satisfied.append((req, installed))
-        need_every = all(any(r is req for r, _ in satisfied) for req in every)
-        if not need_every or (anyof and not any(r in anyof for r, _ in satisfied)):
-            item.skipped = "; ".join(problems) or "its library is not installed"
-            continue
-        duplicate = next((ours[_canonical(r.name)] for r, _ in satisfied if _canonical(r.name) in ours), None)  # type: ignore[attr-defined]
-        if duplicate is not None:
-            item.skipped = "weave-agent's %s instrumentation traces this library (two spans per call)" % duplicate
-            continue
-        item.libraries = ["%s %s" % (r.name, d.version) for r, d in satisfied]  # type: ignore[attr-defined]
-        item.triggers = sorted({m for _, d in satisfied for m in _top_level_modules(d)})
-        if not item.triggers:
-            item.skipped = "no importable module found in %s" % ", ".join(item.libraries)
+            seen.add(ep_name)
+            item = Found(ep_name, target, "%s %s" % (key, dist.version))
+            found.append(item)
+            _decide(item, dist, installed, settings, ours, check_versions)
     return found
+
+
+def _decide(
+    item: Found, dist: _Dist, installed: dict[str, _Dist], settings: Settings, ours: dict[str, str], check: bool
+) -> None:
+    if not settings.is_enabled(item.name):
+        item.skipped = "disabled by the settings (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS or ours)"
+        return
+    every, anyof = _instrumented(dist)
+    if not every and not anyof:
+        if item.name in getattr(sys, "stdlib_module_names", ()):
+            item.triggers = [item.name]
+        else:
+            item.skipped = "it names no library to arm it on (opentelemetry-instrument would load it at start)"
+        return
+    satisfied: list[_Dist] = []
+    problems: list[str] = []
+    for name, specifier in [*every, *anyof]:
+        library = installed.get(_canonical(name))
+        if library is None:
+            problems.append("%s is not installed" % name)
+        elif check and _outside(library.version, specifier):
+            problems.append("%s %s is outside %s" % (name, library.version, specifier))
+        else:
+            satisfied.append(library)
+    names = {_canonical(d.name) for d in satisfied}
+    if any(_canonical(n) not in names for n, _ in every) or (anyof and not any(_canonical(n) in names for n, _ in anyof)):
+        item.skipped = "; ".join(problems) or "its library is not installed"
+        return
+    duplicate = next((ours[n] for n in sorted(names) if n in ours), None)
+    if duplicate is not None:
+        item.skipped = "weave-agent's %s instrumentation traces this library (two spans per call)" % duplicate
+        return
+    item.libraries = ["%s %s" % (_canonical(d.name), d.version) for d in satisfied]
+    item.triggers = sorted({m for d in satisfied for m in _top_level_modules(d)})
+    if not item.triggers:
+        item.skipped = "no importable module found in %s" % ", ".join(item.libraries)
 
 
 def _our_distributions(settings: Settings) -> dict[str, str]:
@@ -243,7 +313,14 @@ class _Instrument:
 
             module_name, _, attribute = self.target.partition(":")
             instrumentor = getattr(importlib.import_module(module_name), attribute)
-            instrumentor().instrument()
+            try:
+                # as opentelemetry-instrument does: a version conflict declines quietly
+                instrumentor().instrument(raise_exception_on_conflict=True)
+            except Exception as exc:
+                if type(exc).__name__ != "DependencyConflictError":
+                    raise
+                _log.debug("OpenTelemetry instrumentor %s not armed: %s", self.name, exc)
+                return
             _log.debug("OpenTelemetry instrumentor %s instrumented (%s)", self.name, self.target)
         except Exception as exc:
             _log.error_once(

@@ -125,7 +125,7 @@ def instrumentor_lines(environ: Mapping[str, str] | None, width: int) -> list[st
     from ..settings import Settings
 
     settings = Settings.load(environ)
-    found = otel_instrumentors.discover(settings)
+    found = otel_instrumentors.discover(settings, check_versions=True)
     if not found:
         return []
     width = max(width, 20)

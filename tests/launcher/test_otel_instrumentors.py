@@ -200,3 +200,122 @@ def test_list_shows_what_is_armed_and_what_is_skipped(launch: Launch) -> None:
     lines = section.splitlines()
     openai_line = next(i for i, line in enumerate(lines) if line.startswith("openai "))
     assert "skipped: weave-agent's openai instrumentation" in " ".join(lines[openai_line : openai_line + 3])
+
+
+# --- our instrumentations as OpenTelemetry instrumentors (weave_agent.instrumentors) ----------
+
+
+def test_every_instrumentation_is_an_instrumentor_and_an_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    from weave_agent import instrumentors
+    from weave_agent.instrumentations.registry import INSTRUMENTATIONS
+
+    classes = {
+        cls.name: cls
+        for cls in vars(instrumentors).values()
+        if isinstance(cls, type) and issubclass(cls, instrumentors.WeaveAgentInstrumentor) and cls.name
+    }
+    assert sorted(classes) == sorted(row[0] for row in INSTRUMENTATIONS)
+    assert sorted(c.__name__ for c in classes.values()) == sorted(n for n in instrumentors.__all__ if n != "WeaveAgentInstrumentor")
+    ours = {ep.name: ep.value for ep in entry_points(group=otel_instrumentors.GROUP) if ep.value.startswith("weave_agent.")}
+    assert ours == {name: "weave_agent.instrumentors:%s" % cls.__name__ for name, cls in classes.items()}
+    openai_row = next(row for row in INSTRUMENTATIONS if row[0] == "openai")
+    assert list(instrumentors.OpenAIInstrumentor().instrumentation_dependencies()) == ["openai %s" % openai_row[4]]
+
+
+MANUAL_APP = """
+    import os
+    from openai import OpenAI
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from weave_agent.instrumentors import OpenAIInstrumentor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    OpenAIInstrumentor().instrument(tracer_provider=provider)
+    client = OpenAI()
+
+    def ask():
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "ping"}])
+        return [s.name for s in exporter.get_finished_spans()]
+
+    print(ask())
+    OpenAIInstrumentor().uninstrument()
+    print(ask())
+    OpenAIInstrumentor().instrument(tracer_provider=provider)
+    print(ask())
+"""
+
+
+def test_instrument_and_uninstrument_with_a_tracer_provider(launch: Launch, fake_openai: str) -> None:
+    """Plain OpenTelemetry code, no weave-run: the spans go to the provider given;
+    ``uninstrument()`` undoes the patch and ``instrument()`` does it again."""
+    launch.write("manual.py", MANUAL_APP)
+    env = launch.env(OPENAI_BASE_URL=fake_openai, OPENAI_API_KEY="sk-test", PYTHONPATH=None)
+    r = launch.run("python", "manual.py", env=env).check()
+    assert r.stdout.splitlines() == [
+        "['chat gpt-4o-mini']",
+        "['chat gpt-4o-mini']",
+        "['chat gpt-4o-mini', 'chat gpt-4o-mini']",
+    ], r
+    assert not launch.trace_files()  # nothing went to the agent's own files
+
+
+def test_opentelemetry_instrument_gives_the_same_tree(launch: Launch, fake_openai: str) -> None:
+    """``opentelemetry-instrument uvicorn app:app`` (no weave-run): our OpenAI instrumentor
+    and the contrib FastAPI one, through their entry points; with no distro configuring a
+    provider, the agent's pipeline takes the global place and writes its files."""
+    launch.write("app.py", FASTAPI_APP)
+    env = launch.env(
+        OPENAI_BASE_URL=fake_openai, OPENAI_API_KEY="sk-test", WEAVE_AGENT_QUIET="1", PYTHONPATH=None,
+        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="openai_v2",  # not needed: shows the contrib one is not armed twice
+    )  # fmt: skip
+    proc, port = _serve(launch, env, "opentelemetry-instrument")
+    try:
+        assert _ask(port) == {"answer": "pong"}
+    finally:
+        launch.stop(proc, signal.SIGTERM, timeout=30)
+    spans = launch.spans()
+    by_id = {s.span_id: s for s in spans}
+    (chat,) = [s for s in spans if s.name.startswith("chat ")]
+    node = chat
+    while node.parent_span_id in by_id:
+        node = by_id[node.parent_span_id]
+    assert node.name == "GET /ask" and node.parent_span_id == "", [s.name for s in spans]
+    assert chat.trace_id == node.trace_id
+
+
+def _dist(root, name: str, version: str, metadata: str = "", entry_points: str = "", top_level: str = "") -> None:  # type: ignore[no-untyped-def]
+    info = root / ("%s-%s.dist-info" % (name.replace("-", "_"), version))
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: %s\n%s\nDescription here\n" % (name, version, metadata))
+    if entry_points:
+        (info / "entry_points.txt").write_text("[opentelemetry_instrumentor]\n" + entry_points)
+    if top_level:
+        (info / "top_level.txt").write_text(top_level)
+
+
+def test_discover_reasons(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Each way an instrumentor is left out says why; a version conflict only when asked
+    (``weave-run list``), since ``instrument()`` declines it in the app."""
+    extra = 'Provides-Extra: instruments\nRequires-Dist: %s ; extra == "instruments"'
+    _dist(tmp_path, "flasky", "2.0", top_level="flasky\n")
+    _dist(tmp_path, "oi-flasky", "0.1", extra % "flasky ~= 1.0", "flasky = oi_flasky:I\n")
+    _dist(tmp_path, "oi-missing", "0.1", extra % "notthere >= 1", "notthere = oi_missing:I\n")
+    _dist(tmp_path, "oi-logging", "0.1", "", "logging = oi_logging:I\n")
+    _dist(tmp_path, "oi-free", "0.1", "", "freeform = oi_free:I\n")
+    monkeypatch.setattr("sys.path", [str(tmp_path)])
+    settings = Settings.load({})
+    found = _by_name(otel_instrumentors.discover(settings, ours={}))
+    assert found["flasky"].skipped is None and found["flasky"].triggers == ["flasky"]
+    assert found["notthere"].status == "skipped: notthere is not installed"
+    assert found["logging"].triggers == ["logging"]  # the standard library's own module
+    assert found["freeform"].skipped is not None and found["freeform"].skipped.startswith("it names no library")
+    checked = _by_name(otel_instrumentors.discover(settings, ours={}, check_versions=True))
+    assert checked["flasky"].status == "skipped: flasky 2.0 is outside ~= 1.0"
+    assert _by_name(otel_instrumentors.discover(settings, ours={"flasky": "flask"}))["flasky"].skipped == (
+        "weave-agent's flask instrumentation traces this library (two spans per call)"
+    )
