@@ -85,6 +85,8 @@ ALSO_NEEDS = {
     "crewai": ("openai",),
     # llamaindex: the scenarios drive LlamaIndex's OpenAI LLM and embeddings over the OpenAI SDK
     "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "openai"),
+    # llamaindex: the scenarios drive LlamaIndex's OpenAI LLM and embeddings over the OpenAI SDK
+    "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "openai"),
 }
 
 # Packages left out of the constraints for a given instrumentation: those whose compatible
@@ -107,6 +109,10 @@ MOVES_WITH = {
     "openai_agents": ("openai", "httpx", "httpx2", "mcp", "mcp-types", "griffe", "griffelib", "websockets",
                       "starlette", "sse-starlette", "uvicorn", "pydantic-settings", "types-requests"),
     "groq": ("httpx",),
+    # llama-index-core pins llama-index-workflows/-instrumentation to its generation; the OpenAI
+    # LLM and embeddings packages bound llama-index-core and the OpenAI SDK
+    "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "llama-index-workflows",
+                   "llama-index-instrumentation", "openai", "httpx", "banks", "llama-index-*"),
     # llama-index-core pins llama-index-workflows/-instrumentation to its generation; the OpenAI
     # LLM and embeddings packages bound llama-index-core and the OpenAI SDK
     "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "llama-index-workflows",

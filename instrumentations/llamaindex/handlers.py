@@ -12,8 +12,6 @@ import threading
 from time import perf_counter
 from typing import Any
 
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -128,42 +126,50 @@ def _record_metrics(step: _Step, response_model: str | None, error_type: str | N
         instruments.record_call(genai_metrics.USAGE, None, attrs, counts)
 
 
-class SpanHandler(BaseSpanHandler[Any]):
-    """Opens the agent's span for each LlamaIndex step worth one, and ends it."""
+class SpanHandler:
+    """Opens the agent's span for each LlamaIndex step worth one, and ends it.
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "WeaveAgentSpanHandler"
+    Duck-typed, not a ``BaseSpanHandler``: the dispatcher only calls these methods (its
+    list of handlers is not validated), and building a pydantic model class at import
+    cost ~25 ms of LlamaIndex's start-up. Nothing is kept in ``open_spans``: the steps
+    are this module's."""
 
-    # Nothing is kept in the base class's open_spans: the steps are this module's.
-    def new_span(self, id_: str, bound_args: Any, instance: Any = None, parent_span_id: str | None = None,
-                 tags: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        _guard("span start", _start, id_, bound_args, instance, parent_span_id)
-        return None
+    def __init__(self) -> None:
+        self.open_spans: dict[str, Any] = {}  # read by Dispatcher.shutdown: always empty
 
-    def prepare_to_exit_span(self, id_: str, bound_args: Any, instance: Any = None, result: Any = None,
-                             **kwargs: Any) -> None:
+    def span_enter(self, id_: str, bound_args: Any, instance: Any = None, parent_id: str | None = None,
+                   tags: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        _guard("span start", _start, id_, bound_args, instance, parent_id)
+
+    def span_exit(self, id_: str, bound_args: Any, instance: Any = None, result: Any = None, **kwargs: Any) -> None:
         _guard("span end", _exit, id_, result)
-        return None
 
-    def prepare_to_drop_span(self, id_: str, bound_args: Any, instance: Any = None,
-                             err: BaseException | None = None, **kwargs: Any) -> None:
+    def span_drop(self, id_: str, bound_args: Any, instance: Any = None, err: BaseException | None = None,
+                  **kwargs: Any) -> None:
         _guard("span error", _drop, id_, err)
+
+    def capture_propagation_context(self) -> dict[str, Any]:
+        return {}
+
+    def restore_propagation_context(self, context: dict[str, Any]) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 
-class EventHandler(BaseEventHandler):
-    """Reads the events that end a stream (and the first chunk, which detaches its span)."""
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "WeaveAgentEventHandler"
+class EventHandler:
+    """Reads the events that end a stream (and the first chunk, which detaches its span).
+    Duck-typed like ``SpanHandler``."""
 
     def handle(self, event: Any, **kwargs: Any) -> None:
         span_id = getattr(event, "span_id", None)
         if span_id is None or span_id not in _steps:
             return
         _guard("event", _event, span_id, event)
+
+    async def ahandle(self, event: Any, **kwargs: Any) -> None:
+        self.handle(event, **kwargs)
 
 
 def span_handler() -> SpanHandler:

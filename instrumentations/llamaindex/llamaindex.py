@@ -43,8 +43,11 @@ stays current in the consumer until that first chunk (then it is detached), as L
 model runs do. A ``run`` returning a future (workflows, agents) is never attached: its end
 comes in the future's callback, in another context.
 
-Versions: llama-index-core >= 0.12.0 (the root dispatcher with ``span_id`` on events and
-the ``open_spans`` handler API); ``FunctionAgent`` from ``llama_index.core.agent.workflow``.
+Versions: llama-index-core >= 0.14.4, as measured by the compatibility matrix. The hook
+itself (the root dispatcher, ``span_id`` on events) is older; 0.13.0 fails only because
+the ``llama-index-llms-openai`` that pip pairs with it (0.6.0) imports ``ThinkingBlock``,
+which llama-index-core added in 0.14.x. The handlers are duck-typed: the dispatcher only
+calls ``span_enter``/``span_exit``/``span_drop`` and ``handle``/``ahandle`` on them.
 """
 
 from __future__ import annotations

@@ -326,6 +326,37 @@ def test_stream_error(traced: Any) -> None:
     assert_no_context_leak()
 
 
+def test_astream_break_and_aclose(traced: Any) -> None:
+    async def main() -> None:
+        stream = await sc.llm().astream_chat(sc.messages())
+        async for _ in stream:
+            break
+        await stream.aclose()
+        assert not trace.get_current_span().get_span_context().is_valid
+
+    with replay("stream"):
+        asyncio.run(main())
+    llama = _stream_shape(traced)
+    assert llama.attributes["weave_agent.stream.end_reason"] == "closed"
+    assert llama.status.status_code is not StatusCode.ERROR
+    assert [n for n, _ in traced.shape()] == [CHAT, CHAT]
+
+
+def test_astream_error(traced: Any) -> None:
+    import openai
+
+    async def main() -> None:
+        async for _ in await sc.llm(behavior="stream_error").astream_chat(sc.messages()):
+            pass
+
+    with replay("stream_error"), pytest.raises(openai.APIError):
+        asyncio.run(main())
+    llama = _stream_shape(traced)
+    assert llama.status.status_code is StatusCode.ERROR
+    assert llama.attributes["weave_agent.stream.end_reason"] == "error"
+    assert traced.shape() == CHAT_SHAPE
+
+
 # --- an agent with a function tool --------------------------------------------------------------
 
 
