@@ -70,6 +70,8 @@ TEST_TOOLS = ("pytest", "pytest-asyncio", "vcrpy", "pytest-recording", "hypothes
 # the LangChain scenarios drive ChatOpenAI, ChatAnthropic and LangGraph graphs, and
 # DeterministicFakeEmbedding needs numpy.
 EXTRAS = {"anthropic": "[bedrock,vertex]", "google_genai": "[aiohttp]"}  # google_genai: the async client over aiohttp
+# pydantic_ai: the test app's model is OpenAIChatModel (the OpenAI SDK, with the openai instrumentation on)
+EXTRAS["pydantic_ai"] = "[openai]"
 ALSO_NEEDS = {
     "mistral": ("google-auth", "requests"),
     "langchain": ("langchain-openai", "langchain-anthropic", "langgraph", "numpy"),
@@ -83,8 +85,6 @@ ALSO_NEEDS = {
     "litellm": ("openai",),
     # crewai: its native OpenAI provider calls the OpenAI SDK, with the openai instrumentation on
     "crewai": ("openai",),
-    # llamaindex: the scenarios drive LlamaIndex's OpenAI LLM and embeddings over the OpenAI SDK
-    "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "openai"),
     # llamaindex: the scenarios drive LlamaIndex's OpenAI LLM and embeddings over the OpenAI SDK
     "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "openai"),
 }
@@ -102,9 +102,11 @@ MOVES_WITH = {
     "cohere": ("httpx", "httpx-sse", "fastavro", "tokenizers", "types-requests", "parameterized"),
     "openai": ("httpx",),
     # crewai pins crewai-core and crewai-cli to its own release exactly, and bounds the OpenAI SDK,
-    # mcp, pydantic, instructor, json-repair and regex to its generation
+    # mcp, pydantic, instructor, json-repair, chromadb, lancedb and (1.15.0: ~=1.42) the
+    # OpenTelemetry packages (the agent's too) to its generation
     "crewai": ("crewai-core", "crewai-cli", "openai", "mcp", "pydantic", "pydantic-core", "pydantic-settings",
-               "instructor", "json-repair", "regex", "chromadb", "lancedb", "litellm"),
+               "instructor", "json-repair", "regex", "chromadb", "lancedb", "litellm", "opentelemetry-*",
+               "protobuf", "googleapis-common-protos", "grpcio", "pyjwt"),
     # openai-agents pins the OpenAI SDK (1.x, 2.x, then 3.x over httpx2), mcp and griffe to its generation
     "openai_agents": ("openai", "httpx", "httpx2", "mcp", "mcp-types", "griffe", "griffelib", "websockets",
                       "starlette", "sse-starlette", "uvicorn", "pydantic-settings", "types-requests"),
@@ -113,14 +115,12 @@ MOVES_WITH = {
     # LLM and embeddings packages bound llama-index-core and the OpenAI SDK
     "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "llama-index-workflows",
                    "llama-index-instrumentation", "openai", "httpx", "banks", "llama-index-*"),
-    # llama-index-core pins llama-index-workflows/-instrumentation to its generation; the OpenAI
-    # LLM and embeddings packages bound llama-index-core and the OpenAI SDK
-    "llamaindex": ("llama-index-llms-openai", "llama-index-embeddings-openai", "llama-index-workflows",
-                   "llama-index-instrumentation", "openai", "httpx", "banks", "llama-index-*"),
     # ollama 0.4.x requires httpx <0.28
     "ollama": ("httpx", "httpcore"),
     # dspy pins gepa exactly to its own release (litellm and openai are its plain dependencies)
     "dspy": ("gepa",),
+    # pydantic-ai-slim pins pydantic-graph exactly to its own release; 2.0 is over httpx, later releases httpx2
+    "pydantic_ai": ("pydantic-graph", "genai-prices", "httpx", "httpx2"),
     # boto3 pins botocore to its own minor release, and s3transfer to boto3's; botocore < 1.34
     # caps urllib3 below 2.1
     "bedrock": ("boto3", "s3transfer", "urllib3"),

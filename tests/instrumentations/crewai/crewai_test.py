@@ -319,7 +319,10 @@ def crewai_telemetry(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _crewai_view(server: Any, memory: Any) -> list[tuple[str, bool]]:
+    from crewai.events.event_bus import crewai_event_bus
+
     crew(server).kickoff()
+    assert crewai_event_bus.flush()  # its listeners (some telemetry calls) run on the bus's pool
     return sorted((s.name, s.parent is not None) for s in memory.get_finished_spans())
 
 
