@@ -106,7 +106,7 @@ MOVES_WITH = {
     # OpenTelemetry packages (the agent's too) to its generation
     "crewai": ("crewai-core", "crewai-cli", "openai", "mcp", "pydantic", "pydantic-core", "pydantic-settings",
                "instructor", "json-repair", "regex", "chromadb", "lancedb", "litellm", "opentelemetry-*",
-               "protobuf", "googleapis-common-protos", "grpcio", "pyjwt"),
+               "protobuf", "googleapis-common-protos", "grpcio", "pyjwt", "uv"),
     # openai-agents pins the OpenAI SDK (1.x, 2.x, then 3.x over httpx2), mcp and griffe to its generation
     "openai_agents": ("openai", "httpx", "httpx2", "mcp", "mcp-types", "griffe", "griffelib", "websockets",
                       "starlette", "sse-starlette", "uvicorn", "pydantic-settings", "types-requests"),
