@@ -160,7 +160,7 @@ def assert_usage_once(spans: Any, calls: int) -> None:
     """Each model call's tokens on one span and in the token metric once."""
     carriers = usage_spans(spans)
     assert len(carriers) == calls, [s.name for s in carriers]
-    assert all(s.name == CHAT for s in carriers)
+    assert all(s.name.startswith("chat ") for s in carriers)
     for direction, attr, each in (("input", "gen_ai.usage.input_tokens", fake.PROMPT_TOKENS),
                                   ("output", "gen_ai.usage.output_tokens", fake.COMPLETION_TOKENS)):
         assert [s.attributes[attr] for s in carriers] == [each] * calls
@@ -367,6 +367,23 @@ def test_streamify_consumer_stops_early(traced: Any, server: Any) -> None:
     time.sleep(0.1)
     assert sorted(traced.shape()) == sorted(PREDICT_SHAPE)
     assert len(traced.finished()) == 3  # ended once each (a second end would be a second export)
+
+
+# -- ChatAdapter falling back to JSONAdapter: two adapter spans, two model calls -------------------
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_adapter_fallback_is_two_sibling_adapter_spans(traced: Any, server: Any, engine: str) -> None:
+    with dspy.context(lm=make_lm(server, engine, model="openai/" + fake.PLAIN_MODEL)):
+        result = dspy.Predict("question -> answer")(question="What is the weather in Paris?")
+    assert result.answer == fake.ANSWERS["answer"]
+    chat = "chat " + fake.PLAIN_MODEL
+    assert traced.shape() == [("Predict", 0), ("ChatAdapter", 1), (chat, 2), ("JSONAdapter", 1), (chat, 2)]
+    failed, fallback = traced.named("ChatAdapter")[0], traced.one("JSONAdapter")
+    assert failed.status.status_code is StatusCode.ERROR and failed.attributes["error.type"] == "AdapterParseError"
+    assert fallback.status.status_code is StatusCode.UNSET
+    assert traced.one("Predict").status.status_code is StatusCode.UNSET  # the app got its answer
+    assert len(usage_spans(traced)) == 2 == len(server.requests)
 
 
 # -- dspy.Parallel / Module.batch: worker threads keep the caller's trace ---------------------------

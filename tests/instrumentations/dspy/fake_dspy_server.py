@@ -16,6 +16,10 @@ The answer is decided from the request only:
 * the output fields listed in the system message ("Your output fields are: ... `name`");
 * a ReAct step (``next_tool_name`` among them) calls ``get_weather`` until the trajectory in
   the last user message holds an observation, then ``finish``;
+* a request with ``response_format``, or whose prompt is not ChatAdapter's (DSPy's
+  JSONAdapter), gets the fields as one JSON object;
+* model ``plain-text-model`` answers plain text without sections (ChatAdapter cannot parse
+  it and falls back to its JSONAdapter);
 * model ``missing-model``: HTTP 404 ``model_not_found`` (not retried by DSPy);
 * every request is recorded in ``FakeServer.requests`` (path, headers, body).
 """
@@ -34,6 +38,7 @@ RESPONSE_MODEL = "gpt-4o-mini-2024-07-18"
 PROMPT_TOKENS = 120
 COMPLETION_TOKENS = 24
 MISSING_MODEL = "missing-model"
+PLAIN_MODEL = "plain-text-model"  # answers without sections unless asked for JSON
 
 _FIELDS = re.compile(r"^\d+\. `(\w+)`", re.MULTILINE)
 
@@ -65,6 +70,12 @@ def _last_user(messages: list[dict[str, Any]]) -> str:
             if isinstance(content, list):
                 return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
     return ""
+
+
+def _chat_adapter(messages: list[dict[str, Any]]) -> bool:
+    """Whether the prompt is ChatAdapter's (its system message shows the sections' layout);
+    JSONAdapter's asks for one JSON object instead."""
+    return any(m.get("role") == "system" and "[[ ## completed ## ]]" in str(m.get("content")) for m in messages)
 
 
 def answer_text(messages: list[dict[str, Any]]) -> str:
@@ -116,7 +127,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.server.counter += 1
         rid = "chatcmpl-dspy%03d" % self.server.counter
-        text = answer_text(body.get("messages") or [])
+        messages = body.get("messages") or []
+        if body.get("response_format") or not _chat_adapter(messages):
+            text = json.dumps({name: ANSWERS.get(name, "ok") for name in output_fields(messages)})
+        elif model == PLAIN_MODEL:
+            text = ANSWERS["answer"]
+        else:
+            text = answer_text(messages)
         usage = {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS,
                  "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}
         if body.get("stream"):
