@@ -52,7 +52,7 @@ calls ``span_enter``/``span_exit``/``span_drop`` and ``handle``/``ahandle`` on t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from weave_agent import _log
 from weave_agent.patcher import Patcher
@@ -86,8 +86,9 @@ class _RootDispatcherHandlers(Patcher):
         if any(isinstance(h, SpanHandler) for h in root.span_handlers):
             return True  # another copy of the agent added them already
         spans, events = span_handler(), event_handler()
-        root.add_span_handler(spans)
-        root.add_event_handler(events)
+        # Duck-typed handlers (see handlers.py): the dispatcher neither validates nor checks them.
+        root.add_span_handler(cast(Any, spans))
+        root.add_event_handler(cast(Any, events))
         self._dispatcher, self._span_handler, self._event_handler = root, spans, events
         return True
 
