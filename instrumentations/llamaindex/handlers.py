@@ -7,6 +7,7 @@ docstring of ``llamaindex.py`` for the rules.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 from time import perf_counter
@@ -22,7 +23,7 @@ from weave_agent.tracing.serialize import exception_attributes, to_json, to_json
 
 from . import extract as ex
 from .credentials import remember_keys
-from .streaming import is_stream, on_collected
+from .streaming import CANCELLED, is_stream, on_collected
 
 
 class _Step:
@@ -310,6 +311,7 @@ def _exit(id_: str, result: Any) -> None:
         # Returned, not consumed: the end comes as an event (see streaming.py).
         step.streaming = True
         on_collected(result, lambda: _guard("stream collected", _collected, id_))
+        telemetry.before_exit(end_open_streams)
         return
     _pop(id_)
     _detach(step)
@@ -324,14 +326,19 @@ def _drop(id_: str, err: BaseException | None) -> None:
     _finish(step, None, err)
 
 
-def _collected(id_: str) -> None:
+def _collected(id_: str, reason: str = streams.GARBAGE_COLLECTED) -> None:
     step = _pop(id_)
     if step is None:
         return
     _detach(step)
-    step.span.set_attributes({"weave_agent.stream.end_reason": streams.GARBAGE_COLLECTED,
-                              "weave_agent.stream.complete": False})
+    step.span.set_attributes({"weave_agent.stream.end_reason": reason, "weave_agent.stream.complete": False})
     _finish_llm(step, None, None)
+
+
+def end_open_streams() -> None:
+    """At interpreter exit (before the agent's last flush): end every stream still open."""
+    for id_ in [i for i, s in list(_steps.items()) if s.streaming]:
+        _guard("stream at exit", _collected, id_, streams.INTERPRETER_EXIT)
 
 
 def _event(id_: str, event: Any) -> None:
@@ -362,6 +369,10 @@ def _event(id_: str, event: Any) -> None:
             step.span.set_attributes({"weave_agent.stream.end_reason": streams.CLOSED,
                                       "weave_agent.stream.complete": False})
             _finish_llm(step, None, None)
+        elif isinstance(error, asyncio.CancelledError):  # the consuming task was cancelled
+            step.span.set_attributes({"weave_agent.stream.end_reason": CANCELLED,
+                                      "weave_agent.stream.complete": False})
+            _finish_llm(step, None, error)
         else:
             step.span.set_attributes({"weave_agent.stream.end_reason": streams.ERROR,
                                       "weave_agent.stream.complete": False})

@@ -357,6 +357,38 @@ def test_astream_error(traced: Any) -> None:
     assert traced.shape() == CHAT_SHAPE
 
 
+def test_astream_cancelled(traced: Any) -> None:
+    """A cancellation delivered while the stream waits inside (``athrow``: where a task's
+    cancel lands when it is suspended in the SDK's read)."""
+    async def main() -> None:
+        stream = await sc.llm().astream_chat(sc.messages())
+        await stream.__anext__()
+        with pytest.raises(asyncio.CancelledError):
+            await stream.athrow(asyncio.CancelledError())
+
+    with replay("stream"):
+        asyncio.run(main())
+    llama = _stream_shape(traced)
+    assert llama.attributes["weave_agent.stream.end_reason"] == "cancelled"
+    assert llama.attributes["error.type"] == "CancelledError"
+    assert [n for n, _ in traced.shape()] == [CHAT, CHAT]
+
+
+def test_stream_open_at_interpreter_exit(traced: Any) -> None:
+    from weave_agent.export import telemetry
+    from weave_agent.instrumentations.llamaindex import handlers
+
+    with replay("stream"):
+        stream = sc.llm().stream_chat(sc.messages())
+        next(stream)
+        assert handlers.end_open_streams in telemetry._before_exit  # called by the exit flush
+        handlers.end_open_streams()
+        llama = _stream_shape(traced)
+        assert llama.attributes["weave_agent.stream.end_reason"] == "interpreter_exit"
+        stream.close()  # ended once: closing it later adds nothing
+    assert len(llama_chat_spans(traced)) == 1
+
+
 # --- an agent with a function tool --------------------------------------------------------------
 
 
