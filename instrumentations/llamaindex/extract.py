@@ -109,10 +109,26 @@ def method_of(span_id: str) -> str:
     return qualified.rpartition(".")[2]
 
 
+_kinds: dict[tuple[type, str], str | None] = {}
+
+
 def classify(instance: Any, method: str) -> str | None:
-    """The kind of step, or None for a span the agent leaves out."""
+    """The kind of step, or None for a span the agent leaves out. Cached per class and
+    method: an instance's base classes are imported by the time it exists."""
     if instance is None or method.startswith("_"):
         return None
+    key = (type(instance), method)
+    try:
+        return _kinds[key]
+    except KeyError:
+        pass
+    kind = _classify(instance, method)
+    if len(_kinds) < 4096:
+        _kinds[key] = kind
+    return kind
+
+
+def _classify(instance: Any, method: str) -> str | None:
     classes = _classes()
 
     def isa(key: str) -> bool:

@@ -196,6 +196,24 @@ def test_content_capture_off(traced: Any, monkeypatch: pytest.MonkeyPatch) -> No
         assert not [k for k in s.attributes if k.endswith(".messages")], s.attributes
 
 
+def test_content_as_events(traced: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from weave_agent.export import telemetry
+
+    monkeypatch.setattr(telemetry.settings(), "capture_content", "event_only")
+    with replay("chat"):
+        answer = sc.llm().chat(sc.messages())
+    assert traced.shape() == CHAT_SHAPE
+    for s in traced.finished():
+        assert not [k for k in s.attributes if k.endswith(".messages")], s.attributes
+    llama = llama_chat_spans(traced)[0]
+    events = [r for r in traced.logs("gen_ai.client.inference.operation.details")
+              if r.span_id == llama.context.span_id]
+    assert len(events) == 1
+    attributes = dict(events[0].attributes)
+    assert attributes["gen_ai.input.messages"][1]["parts"][0]["content"] == "Tell me a fact about otters."
+    assert attributes["gen_ai.output.messages"][0]["parts"][0]["content"] == answer.message.content
+
+
 # --- a query engine over a vector index ---------------------------------------------------------
 
 
