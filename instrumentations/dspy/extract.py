@@ -7,7 +7,9 @@ is the ``BaseLM`` (its ``model`` string, ``model_type``, ``kwargs``), ``call`` D
 call's arguments; ``request``: an explicit ``dspy.lm15.Request``), and the result a
 ``CallResult`` (``usage`` in OpenAI's shape whichever engine ran, ``outputs``,
 ``response_model``, ``raw``: the vendored lm15 ``Response`` or LiteLLM's ``ModelResponse``,
-``cache_hit``). The same reading serves the native engine, LiteLLM and custom LMs.
+``cache_hit``). The same reading serves the native engine, LiteLLM and custom LMs. Every
+LM call is a ``chat`` span, ``model_type="text"`` and ``"responses"`` LMs included
+(``dspy.lm.model_type`` says which): one spec serves the one execution path.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ PROVIDERS = {
     "perplexity": "perplexity",
     "watsonx": "ibm.watsonx.ai",
 }
-_OPERATIONS = {"chat": "chat", "responses": "chat", "text": "text_completion"}
 _FINISH = ("stop", "length", "content_filter", "tool_call", "error")
 
 
