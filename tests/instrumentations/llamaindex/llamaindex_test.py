@@ -471,3 +471,70 @@ def test_unpatched_records_nothing(spans: Any, instrumentation: Any) -> None:
     from llama_index.core.instrumentation import get_dispatcher
 
     assert not [h for h in get_dispatcher().span_handlers if type(h).__name__ == "SpanHandler"]
+
+
+# --- a whole app under the agent's bootstrap: nothing leaves, the same tree -----------------------
+
+_APP = r"""
+import sys
+
+def audit(event, args):
+    if event == "socket.connect":
+        sys.stderr.write("CONNECT %r\n" % (args[1],))
+        sys.stderr.flush()
+
+sys.addaudithook(audit)
+sys.path.insert(0, {here!r})
+import asyncio
+import scenarios
+
+print(scenarios.run("query", {base_url!r}))
+print(asyncio.run(scenarios.run_agent({base_url!r})))
+"""
+
+
+def _run_app(tmp_path: Path, base_url: str, traced: bool = True) -> tuple[list[str], list[tuple[str, str | None]]]:
+    import json
+    import os
+    import subprocess
+
+    repo = HERE.parents[2]
+    tmp_path.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WEAVE_AGENT_", "OTEL_", "PYTHON", "PYTEST_", "OPENAI_", "LLAMA"))}
+    env.update(WEAVE_AGENT_EXPORTER="file", WEAVE_AGENT_TRACES_DIR=str(tmp_path), WEAVE_AGENT_QUIET="true")
+    if traced:
+        env["PYTHONPATH"] = str(repo / "sitecustomize_shim")
+    code = _APP.format(here=str(HERE), base_url=base_url)
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Paris" in done.stdout and "Sunny and 22 C" in done.stdout
+    connects = [line for line in done.stderr.splitlines() if line.startswith("CONNECT")]
+    spans = []
+    for path in tmp_path.glob("traces-*.jsonl"):
+        for line in path.read_text().splitlines():
+            for rs in json.loads(line).get("resourceSpans", ()):
+                for ss in rs.get("scopeSpans", ()):
+                    spans += [(span["name"], span.get("traceId")) for span in ss.get("spans", ())]
+    return connects, spans
+
+
+@pytest.mark.slow
+def test_an_app_under_the_agent_sends_nothing_new(tmp_path: Path) -> None:
+    sys.path.insert(0, str(HERE.parent / "openai"))
+    try:
+        from fake_openai_server import FakeOpenAIServer
+    finally:
+        sys.path.remove(str(HERE.parent / "openai"))
+    with FakeOpenAIServer(lifetime=120) as server:
+        under, spans = _run_app(tmp_path / "traced", server.openai_base_url, traced=True)
+        fake = "CONNECT ('127.0.0.1', %d)" % server.port
+    # every connection went to the fake: neither LlamaIndex (tiktoken, nltk data) nor the
+    # agent (file exporter) opened another
+    assert under and set(under) == {fake}
+    names = sorted(name for name, _ in spans)
+    assert names == sorted([n for n, _ in QUERY_SHAPE] + [n for n, _ in AGENT_SHAPE])
+    agent_trace = {t for n, t in spans if n in ("invoke_agent weather_agent", "execute_tool get_weather")}
+    assert len(agent_trace) == 1
+    assert sum(1 for n, t in spans if t in agent_trace) == len(AGENT_SHAPE)  # one trace for the agent
