@@ -105,6 +105,17 @@ def _start(overrides: dict[str, object], include_entry_points: bool) -> bool:
     return True
 
 
+def _pipeline_for_instrumentors() -> None:
+    """Before an OpenTelemetry instrumentor's ``instrument()``: the agent's pipeline in the
+    global place, so that its first span is recorded. Not from inside the pipeline's own
+    set-up (the OTLP exporter imports ``requests``, whose instrumentor this arms): that
+    set-up is about to put it there."""
+    from .export import telemetry
+
+    if not telemetry.setting_up():
+        telemetry.tracer()
+
+
 _watching = False
 
 
@@ -136,7 +147,7 @@ def _arm_otel_instrumentors(settings: Settings, scan: bool) -> None:
         if scan and not encoded:
             encoded = otel_instrumentors.encode(otel_instrumentors.discover(settings))
         if encoded:
-            names = otel_instrumentors.arm_encoded(encoded)
+            names = otel_instrumentors.arm_encoded(encoded, _pipeline_for_instrumentors)
             _log.debug("OpenTelemetry instrumentors armed: %s", ", ".join(names))
     except Exception:
         _log.error_once("otel-instrumentors", "the OpenTelemetry instrumentors could not be armed; the app runs without them")

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 [sys.executable, "-c", "pass"], dict(shim, WEAVE_AGENT_OTEL_INSTRUMENTOR_ROWS=rows)),
         }  # fmt: skip
         times: dict[str, list[float]] = {name: [] for name in variants}
-        for name, (cmd, env) in variants.items():  # warm-up: bytecode caches, page cache
+        for cmd, env in variants.values():  # warm-up: bytecode caches, page cache
             timed(cmd, env, work)
         for _ in range(args.rounds):
             for name, (cmd, env) in variants.items():

@@ -54,7 +54,7 @@ _OWN_DISTRIBUTION = "weave-agent"
 _NOT_DUPLICATES = frozenset({"botocore", "boto3"})
 
 if False:  # typing only
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from ..settings import Settings
 
@@ -274,8 +274,11 @@ def encode(found: Iterable[Found]) -> str:
     return ";".join("%s|%s|%s" % (f.name, f.target, ",".join(f.triggers)) for f in found if f.skipped is None)
 
 
-def arm_encoded(encoded: str) -> list[str]:
-    """In the app: one post-import hook per trigger module of each row; returns the names."""
+def arm_encoded(encoded: str, prepare: Callable[[], object] | None = None) -> list[str]:
+    """In the app: one post-import hook per trigger module of each row; returns the names.
+    ``prepare`` runs before each ``instrument()`` (the lifecycle passes the pipeline's
+    start: the instrumentor's first span needs the global provider in place; the hook
+    stage imports no pipeline itself)."""
     from . import importhook
 
     names = []
@@ -285,7 +288,7 @@ def arm_encoded(encoded: str) -> list[str]:
             _log.warn_once("otel-row:" + item, "ignored a malformed %s row %r", ROWS_ENV, item)
             continue
         name, target, triggers = fields
-        hook = _Instrument(name, target)
+        hook = _Instrument(name, target, prepare)
         for trigger in triggers.split(","):
             importhook.when_imported(trigger, hook)
         names.append(name)
@@ -295,20 +298,18 @@ def arm_encoded(encoded: str) -> list[str]:
 class _Instrument:
     """The hook of one instrumentor: the first import of any of its modules instruments."""
 
-    __slots__ = ("name", "target", "done")
+    __slots__ = ("name", "target", "prepare", "done")
 
-    def __init__(self, name: str, target: str) -> None:
-        self.name, self.target, self.done = name, target, False
+    def __init__(self, name: str, target: str, prepare: Callable[[], object] | None = None) -> None:
+        self.name, self.target, self.prepare, self.done = name, target, prepare, False
 
     def __call__(self, module: object) -> None:
         if self.done:
             return
         self.done = True
         try:
-            from ..export import telemetry
-
-            if not telemetry.setting_up():  # else this import is the set-up's own: it is nearly done
-                telemetry.tracer()  # the global provider in place before the instrumentor's first span
+            if self.prepare is not None:
+                self.prepare()
             import importlib
 
             module_name, _, attribute = self.target.partition(":")

@@ -319,3 +319,65 @@ def test_discover_reasons(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  #
     assert _by_name(otel_instrumentors.discover(settings, ours={"flasky": "flask"}))["flasky"].skipped == (
         "weave-agent's flask instrumentation traces this library (two spans per call)"
     )
+
+
+CELERY_TASKS = """
+    import os
+    from celery import Celery
+    from openai import OpenAI
+
+    ROOT = os.environ["CELERY_ROOT"]
+    app = Celery("tasks", broker="filesystem://")
+    app.conf.update(
+        broker_transport_options={"data_folder_in": ROOT + "/queue", "data_folder_out": ROOT + "/queue",
+                                  "processed_folder": ROOT + "/processed", "store_processed": False,
+                                  "polling_interval": 0.05},
+        task_ignore_result=True, worker_prefetch_multiplier=1, worker_hijack_root_logger=False,
+    )
+
+
+    @app.task(name="ask")
+    def ask(i):
+        OpenAI().chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "ping %d" % i}])
+        fd = os.open(ROOT + "/ran", os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # the test waits for the lines
+        os.write(fd, b"%d\\n" % i)
+        os.close(fd)
+"""
+
+
+def test_celery_task_continues_the_producers_trace(launch: Launch, fake_openai: str) -> None:
+    """A worker-style app: the producer and a prefork Celery worker, both under weave-run
+    with ``opentelemetry-instrumentation-celery`` installed. Each task is one trace across
+    the two processes: ``apply_async/ask`` in the producer, ``run/ask`` in the worker as
+    its child, and the task's ``chat`` span inside that."""
+    import time
+
+    launch.write("tasks.py", CELERY_TASKS)
+    root = launch.root / "celery"
+    for sub in ("queue", "processed"):
+        (root / sub).mkdir(parents=True)
+    env = launch.env(OPENAI_BASE_URL=fake_openai, OPENAI_API_KEY="sk-test", WEAVE_AGENT_QUIET="1",
+                     CELERY_ROOT=str(root), PYTHONPATH=str(launch.root))
+    launch.run("weave-run", "python", "-c", "import tasks\nfor i in range(3): tasks.ask.delay(i)", env=env).check()
+    worker = launch.popen(
+        "weave-run", "celery", "-A", "tasks", "worker", "--pool=prefork", "--concurrency=2", "--without-heartbeat",
+        "--without-gossip", "--without-mingle", "--loglevel=warning", env=env, name="worker",
+    )  # fmt: skip
+    ran = root / "ran"
+    wait_until(lambda: ran.exists() and len(ran.read_text().split()) == 3 or worker.poll() is not None, 60,
+               "the worker to run 3 tasks")
+    time.sleep(0.2)
+    assert launch.stop(worker, signal.SIGTERM, timeout=30) == 0, launch.output("worker")  # a warm shutdown
+    spans = launch.spans()
+    by_id = {s.span_id: s for s in spans}
+    sent = [s for s in spans if s.name == "apply_async/ask"]
+    runs = [s for s in spans if s.name == "run/ask"]
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    assert (len(sent), len(runs), len(chats)) == (3, 3, 3), [(s.name, s.pid) for s in spans]
+    for chat in chats:
+        run = by_id[chat.parent_span_id]
+        assert run.name == "run/ask" and run.pid == chat.pid
+        producer = by_id[run.parent_span_id]
+        assert producer.name == "apply_async/ask" and producer.pid != run.pid
+        assert producer.parent_span_id == "" and chat.trace_id == run.trace_id == producer.trace_id
+    assert len({s.trace_id for s in sent}) == 3  # one trace per task
