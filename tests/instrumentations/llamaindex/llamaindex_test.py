@@ -440,6 +440,45 @@ def test_function_agent(traced: Any) -> None:
     assert_no_context_leak()
 
 
+def test_a_workflow_of_ones_own(traced: Any) -> None:
+    """A user's ``Workflow``: ``invoke_workflow {class}``, its step's model call under it
+    (the step itself is no span: children hang from the nearest traced ancestor)."""
+    from llama_index.core.workflow import StartEvent, StopEvent, Workflow, step
+
+    class Otters(Workflow):
+        @step
+        async def ask(self, ev: StartEvent) -> StopEvent:
+            answer = await sc.llm().achat(sc.messages())
+            return StopEvent(result=answer.message.content)
+
+    async def main() -> Any:
+        return await Otters(timeout=30).run()
+
+    with replay("chat"):
+        result = asyncio.run(main())
+    assert result
+    assert traced.shape() == [("invoke_workflow Otters", 0), (CHAT, 1), (CHAT, 2)]
+    assert_one_trace(traced)
+    flow = traced.one("invoke_workflow Otters")
+    assert flow.attributes["gen_ai.operation.name"] == "invoke_workflow"
+    assert_usage_once(traced, 1)
+    assert_no_context_leak()
+
+
+def test_function_agent_tool_error(traced: Any) -> None:
+    with replay("agent_tool_error"):
+        result = asyncio.run(sc.run_failing_agent())
+    assert "quote service is down" in str(result)  # the agent hands the error to the model
+    assert traced.shape() == [("invoke_agent stock_agent", 0), (CHAT, 1), (CHAT, 2),
+                              ("execute_tool get_stock_price", 1), (CHAT, 1), (CHAT, 2)]
+    tool = traced.one("execute_tool get_stock_price")
+    assert tool.status.status_code is StatusCode.ERROR
+    assert tool.attributes["error.type"] == "ValueError"
+    agent = traced.one("invoke_agent stock_agent")
+    assert agent.status.status_code is not StatusCode.ERROR
+    assert_usage_once(traced, 2)
+
+
 # --- versions and undo --------------------------------------------------------------------------
 
 

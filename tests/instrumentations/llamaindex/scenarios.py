@@ -78,6 +78,24 @@ def agent(base_url: str | None = None) -> FunctionAgent:
 AGENT_QUESTION = "What is the weather in Paris?"
 
 
+def get_stock_price(symbol: str) -> str:
+    """Get the latest stock price for a ticker symbol."""
+    raise ValueError(f"the quote service is down for {symbol}")
+
+
+def failing_agent(base_url: str | None = None) -> FunctionAgent:
+    return FunctionAgent(
+        name="stock_agent",
+        tools=[FunctionTool.from_defaults(get_stock_price)],
+        llm=llm(base_url),
+        system_prompt="You look up stock prices.",
+    )
+
+
+async def run_failing_agent(base_url: str | None = None) -> Any:
+    return await failing_agent(base_url).run(user_msg="What is the price of ACME?")
+
+
 async def run_agent(base_url: str | None = None) -> Any:
     return await agent(base_url).run(user_msg=AGENT_QUESTION)
 
@@ -103,7 +121,9 @@ def run(name: str, base_url: str | None = None) -> Any:
             return repr(exc)
     if name == "agent":
         return str(asyncio.run(run_agent(base_url)))
+    if name == "agent_tool_error":
+        return str(asyncio.run(run_failing_agent(base_url)))
     raise KeyError(name)
 
 
-SCENARIOS = ("query", "chat", "stream", "stream_error", "error", "agent")
+SCENARIOS = ("query", "chat", "stream", "stream_error", "error", "agent", "agent_tool_error")
