@@ -187,7 +187,7 @@ INSTRUMENTATIONS = (
         ),
         "pydantic_ai.pydantic_ai",
         "pydantic-ai-slim",
-        ">=2.78,<3",
+        ">=2.40,<3",
     ),
     # crewai: Crew.kickoff/akickoff, Agent.execute_task/aexecute_task/kickoff/kickoff_async/akickoff, the
     # tools' run/arun/invoke/ainvoke and Telemetry._safe_telemetry_operation, each patched in
