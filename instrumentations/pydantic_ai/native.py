@@ -11,7 +11,7 @@ capability, an ``InstrumentedModel``). Each run resolves its settings through
   a tracer of the agent's pipeline, no meter (the agent records its own GenAI metrics from
   the ``chat`` span, ``model_call.py``), content included when the agent's capture setting
   puts content on spans, Pydantic AI's data format 6 (tool results under ``role: tool``, as
-  the conventions pair them), run totals under ``gen_ai.aggregated_usage.*`` (never
+  the conventions pair them; 5 on releases before it), run totals under ``gen_ai.aggregated_usage.*`` (never
   ``gen_ai.usage.*``: the ``chat`` spans carry each call's usage once);
 * **the user chose** (``instrument=False``, ``instrument=True``, their own
   ``InstrumentationSettings``, ``instrument_all(...)`` with anything): what they chose,
@@ -46,6 +46,7 @@ from weave_agent.tracing.serialize import exception_attributes
 from . import content, extract
 
 FORMAT_VERSION: Final = 6
+FALLBACK_FORMAT_VERSION: Final = 5
 
 
 class _State:
@@ -62,12 +63,17 @@ def is_ours(settings: Any) -> bool:
 class _Span(Span):
     """A span of Pydantic AI's, with ``error.type`` set when it goes ERROR."""
 
-    __slots__ = ("_span", "_error_type", "_content")
+    __slots__ = ("_span", "_error_type", "_content", "_answer")
 
     def __init__(self, span: Span, include_content: bool) -> None:
         self._span = span
         self._error_type: str | None = None
         self._content = include_content
+        self._answer: str | None = None  # the output messages Pydantic AI wrote, before any rewriting
+
+    def _note(self, key: str, value: Any) -> None:
+        if key == content.OUTPUT_MESSAGES and isinstance(value, str):
+            self._answer = value
 
     def __getattr__(self, name: str) -> Any:  # attributes, name, ...: the SDK span's
         return getattr(self._span, name)
@@ -75,8 +81,10 @@ class _Span(Span):
     def end(self, end_time: int | None = None) -> None:
         try:
             attributes = getattr(self._span, "attributes", None) or {}
-            if content.OUTPUT_MESSAGES in attributes and content.FINISH_REASONS not in attributes:
-                self._span.set_attribute(content.FINISH_REASONS, ["error"])  # a stream cut short
+            if (attributes.get("gen_ai.operation.name") == "chat" and content.FINISH_REASONS not in attributes
+                    and (self._answer is None or '"finish_reason"' not in self._answer)):
+                # no answer, or a stream cut short: the model never said why it stopped
+                self._span.set_attribute(content.FINISH_REASONS, ["error"])
         except Exception:
             _log.error_once("pydantic_ai:end", "completing a Pydantic AI span failed")
         self._span.end(end_time)
@@ -85,10 +93,13 @@ class _Span(Span):
         return self._span.get_span_context()
 
     def set_attributes(self, attributes: Any) -> None:
+        if attributes and content.OUTPUT_MESSAGES in attributes:
+            self._note(content.OUTPUT_MESSAGES, attributes[content.OUTPUT_MESSAGES])
         self._span.set_attributes(conform(attributes, self._content))
 
     def set_attribute(self, key: str, value: Any) -> None:
         if key in content.CONTENT:
+            self._note(key, value)
             if not self._content:
                 return
             if key in content.MESSAGE_ATTRIBUTES:
@@ -194,18 +205,25 @@ def agent_settings() -> Any:
     settings = _State.settings
     if settings is not None and _State.settings_key == key:
         return settings
+    import inspect
+
     from opentelemetry.metrics import NoOpMeterProvider
     from pydantic_ai.models.instrumented import InstrumentationSettings
 
-    settings = InstrumentationSettings(
-        tracer_provider=_TracerProvider(key[1]),
-        meter_provider=NoOpMeterProvider(),
-        include_content=key[1],
-        include_binary_content=False,
-        include_model_request_parameters=key[1],
-        version=FORMAT_VERSION,
-        use_aggregated_usage_attribute_names=True,
-    )
+    accepted = inspect.signature(InstrumentationSettings.__init__).parameters
+    options: dict[str, Any] = {
+        "tracer_provider": _TracerProvider(key[1]),
+        "meter_provider": NoOpMeterProvider(),
+        "include_content": key[1],
+        "include_binary_content": False,
+        "include_model_request_parameters": key[1],  # 2.x releases before it always record it: dropped by _Span
+        "use_aggregated_usage_attribute_names": True,
+    }
+    options = {name: value for name, value in options.items() if name in accepted}
+    try:
+        settings = InstrumentationSettings(**options, version=FORMAT_VERSION)
+    except ValueError:  # a release before format 6: tool results under role user
+        settings = InstrumentationSettings(**options, version=FALLBACK_FORMAT_VERSION)
     _State.settings, _State.settings_key = settings, key
     return settings
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.metadata
 import importlib.util
 import json
 import logging
@@ -51,6 +52,7 @@ def _load(name: str, filename: str) -> Any:
 
 
 FakeOpenAIServer = _load("weave_tests_pydantic_ai_fake", "fake_pydantic_ai_server.py").FakeOpenAIServer
+PYDANTIC_AI = tuple(int(p) for p in importlib.metadata.version("pydantic-ai-slim").split(".")[:2])
 
 MODEL = "gpt-4o-mini"
 KEY = "sk-test-pydantic-ai-0123456789abcdef"
@@ -243,11 +245,16 @@ def test_run_stream_error_mid_stream(traced: Any, server: Any) -> None:
     first, second = traced.named(CHAT)
     run = traced.one(AGENT)
     assert first.status.status_code is not StatusCode.ERROR
-    assert isinstance(caught.value, ModelHTTPError) and caught.value.status_code == 500
-    for span in (second, run):
-        assert span.status.status_code is StatusCode.ERROR
-        assert span.attributes["error.type"] == type(caught.value).__name__
+    # Pydantic AI's own mapping (a 500 ModelHTTPError; 2.40 raises the OpenAI SDK's APIError itself)
+    assert isinstance(caught.value, (ModelHTTPError, openai.APIError))
+    assert run.status.status_code is StatusCode.ERROR
+    assert run.attributes["error.type"] == type(caught.value).__name__
     assert list(second.attributes["gen_ai.response.finish_reasons"]) == ["error"]  # the model never said why
+    if PYDANTIC_AI >= (2, 78):
+        # Before 2.78 Pydantic AI closes the request's span by cancelling it, the error going
+        # up another way: that span stays UNSET (docs/compatibility.md).
+        assert second.status.status_code is StatusCode.ERROR
+        assert second.attributes["error.type"] == type(caught.value).__name__
     _ended_once(traced)
 
 
