@@ -182,6 +182,7 @@ FIELDS: tuple[Field, ...] = (
     Field("genai_conventions", "WEAVE_AGENT_GENAI_CONVENTIONS", _choice(*GENAI_CONVENTIONS), "newest"),
     Field("fault_injection", "WEAVE_AGENT_FAULT_INJECTION", parse_bool, False),
     Field("otel_instrumentors", "WEAVE_AGENT_OTEL_INSTRUMENTORS", parse_bool, True),
+    Field("pricing", "WEAVE_AGENT_PRICING", parse_bool, True),
 )
 
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
@@ -227,6 +228,7 @@ class Settings:
     fault_injection: bool
     genai_conventions: str
     otel_instrumentors: bool
+    pricing: bool
     errors: list[str]
     exporter_broken: bool
     wandb_api_key: str | None  # never in repr(), never logged

@@ -292,7 +292,13 @@ def _setup_providers(s: Settings) -> trace.Tracer:
         if exporter is not None:
             # Export failures are logged once per kind, an exporter that raises is
             # contained, and spans lost to a full queue are counted (export_health).
-            guarded = export_health.GuardedSpanExporter(exporter, _describe(exporter).strip(" ()") or name)
+            # The model calls' cost is added on the exporting thread (``cost``).
+            inner = exporter
+            if s.pricing:
+                from .cost import PricingSpanExporter
+
+                inner = PricingSpanExporter(exporter)
+            guarded = export_health.GuardedSpanExporter(inner, _describe(exporter).strip(" ()") or name)
             _state.processor = export_health.CountingBatchSpanProcessor(guarded)
             provider.add_span_processor(_state.processor)
         _state.tracer_provider, _state.span_exporter, _state.exporter_name = provider, exporter, name

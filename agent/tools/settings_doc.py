@@ -122,6 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
             "`opentelemetry_instrumentor`: FastAPI, Flask, requests, ...) alone instead of arming each on the "
             "import of its library", "`true`", "--no-otel-instrumentors", flag="false",
             option_help="do not arm the installed OpenTelemetry instrumentors (FastAPI, Flask, requests, ...)"),
+    Setting(("WEAVE_AGENT_PRICING",),
+            "`false`: LLM spans get no `weave_agent.cost.usd` (the cost in USD that the bundled `genai-prices` "
+            "table gives for the call's provider, model and tokens; nothing is fetched)", "`true`"),
     Setting(("WEAVE_AGENT_CHILDREN",), "`false`: Python child processes do not inherit the agent", "`true`"),
     Setting(("WEAVE_AGENT_QUIET",), "`true` silences the one-line summary at exit", "`false`"),
     Setting(("WEAVE_AGENT_DEBUG",), "the agent's log on stderr: what it patched, what it skipped and why",

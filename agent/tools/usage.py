@@ -11,7 +11,8 @@ embeddings' ``gen_ai.client.embeddings.*``) and the v1.41 ones of older files
 metrics (traces written before the agent wrote metrics locally, a Collector file of spans
 only) get the same summary computed from the spans, and say so.
 It covers every call in the files read: metrics cannot be split by trace, so ``--trace``
-and ``--last`` do not narrow it.
+and ``--last`` do not narrow it. The cost per model is the sum of the spans'
+``weave_agent.cost.usd`` (the metrics carry no cost), over the same files.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .viewer import MetricPoint, Span, fmt_duration
+from .viewer import MetricPoint, Span, fmt_cost, fmt_duration
 
 # The newest names (inference and embeddings)...
 DURATIONS = frozenset({"gen_ai.client.inference.duration", "gen_ai.client.embeddings.duration"})
@@ -52,6 +53,7 @@ class Usage:
         self.streams = 0
         self.first_chunk_sum = 0.0  # seconds, over first_chunk_n streams
         self.first_chunk_n = 0
+        self.cost_usd: float | None = None  # None: no call of this model was priced
 
     def add_tokens(self, kind: Any, count: float) -> None:
         if kind == "input":
@@ -75,6 +77,7 @@ class Usage:
             "errors": self.errors,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
             "mean_duration_ms": None if mean is None else mean * 1000,
             "streamed_calls": self.streams,
             "mean_time_to_first_chunk_ms": None if first is None else first * 1000,
@@ -169,13 +172,30 @@ def from_spans(spans: Iterable[Span]) -> list[Usage]:
     return _rows(by_model)
 
 
+def add_costs(rows: list[Usage], spans: Iterable[Span]) -> None:
+    """Each row's cost: the sum of ``weave_agent.cost.usd`` over the spans of its model
+    (only the span that carries a call's usage is priced, so a call counts once)."""
+    by_model = {r.model: r for r in rows}
+    for s in spans:
+        cost = s.cost
+        row = by_model.get(_model(s.attributes)) if cost is not None else None
+        if row is not None and cost is not None:
+            row.cost_usd = (row.cost_usd or 0.0) + cost
+
+
 def summarize(points: list[MetricPoint], spans: Iterable[Span]) -> tuple[str, list[Usage]]:
-    """``("metrics", rows)`` from the metrics when the files hold any, else ``("spans", rows)``."""
+    """``("metrics", rows)`` from the metrics when the files hold any, else ``("spans", rows)``;
+    the cost from the spans either way."""
+    spans = list(spans)
+    source, rows = "spans", []
     if points:
         rows = from_metrics(points)
         if rows:
-            return "metrics", rows
-    return "spans", from_spans(spans)
+            source = "metrics"
+    if not rows:
+        rows = from_spans(spans)
+    add_costs(rows, spans)
+    return source, rows
 
 
 TITLES = {
@@ -197,11 +217,14 @@ def render(source: str, rows: list[Usage], console: Any) -> None:
     from rich.text import Text
 
     errors = any(r.errors for r in rows)
-    head = ["calls"] + (["errors"] if errors else []) + ["tokens in", "tokens out", "mean time", "first chunk"]
+    priced = any(r.cost_usd is not None for r in rows)
+    head = (["calls"] + (["errors"] if errors else []) + ["tokens in", "tokens out"] + (["cost"] if priced else [])
+            + ["mean time", "first chunk"])
     cells = [
         [str(r.calls)] + ([str(r.errors)] if errors else [])
-        + ["-" if r.input_tokens is None else str(r.input_tokens), "-" if r.output_tokens is None else str(r.output_tokens),
-           _seconds(r.mean_duration), _seconds(r.mean_first_chunk)]
+        + ["-" if r.input_tokens is None else str(r.input_tokens), "-" if r.output_tokens is None else str(r.output_tokens)]
+        + ([fmt_cost(r.cost_usd) or "-"] if priced else [])
+        + [_seconds(r.mean_duration), _seconds(r.mean_first_chunk)]
         for r in rows
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
@@ -223,3 +246,6 @@ def render(source: str, rows: list[Usage], console: Any) -> None:
             style = "red" if errors and i == 1 and c != "0" else ""
             line.append("  " + c.rjust(w), style=style)
         console.print(line)
+    costs = [r.cost_usd for r in rows if r.cost_usd is not None]
+    if len(costs) > 1:
+        console.print(Text("total cost %s" % fmt_cost(sum(costs)), style="bold", no_wrap=True, overflow="ellipsis"))

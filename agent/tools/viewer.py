@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+COST = "weave_agent.cost.usd"  # set by the agent's exporter (agent/export/cost.py)
 CONTENT_KEYS = ("gen_ai.system_instructions", "gen_ai.input.messages", "gen_ai.output.messages", "input.value", "output.value")
 _KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
@@ -78,6 +79,11 @@ class Span:
         return _as_int(a.get("gen_ai.usage.input_tokens")), _as_int(a.get("gen_ai.usage.output_tokens"))
 
     @property
+    def cost(self) -> float | None:
+        """``weave_agent.cost.usd``: what the call cost, as the agent priced it on export."""
+        return _as_cost(self.attributes.get(COST))
+
+    @property
     def is_stream(self) -> bool:
         a = self.attributes
         return bool(a.get("gen_ai.request.stream")) or "weave_agent.stream.end_reason" in a
@@ -99,6 +105,12 @@ class Span:
         if not etype and not message and self.status != 2:
             return None
         return etype or "error", message
+
+
+def _as_cost(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+        return None
+    return float(value)
 
 
 def _as_int(value: Any) -> int | None:
@@ -364,6 +376,12 @@ class Trace:
                 self.roots.append(s)
 
     @property
+    def cost(self) -> float | None:
+        """What the trace's model calls cost (None: no span carries a cost)."""
+        costs = [c for c in (s.cost for s in self.spans) if c is not None]
+        return sum(costs) if costs else None
+
+    @property
     def service(self) -> str:
         for s in self.roots or self.spans:
             name = s.resource.get("service.name")
@@ -430,6 +448,18 @@ def fmt_tokens(span: Span) -> str:
     return "%s→%s" % ("?" if tin is None else tin, "?" if tout is None else tout)
 
 
+def fmt_cost(usd: float | None) -> str:
+    """Dollars to four significant digits (at least cents): ``$0.0001234``, ``$0.42``, ``$12.30``."""
+    if usd is None:
+        return ""
+    if usd <= 0:
+        return "$0"
+    import math
+
+    decimals = max(2, min(10, 3 - math.floor(math.log10(usd))))
+    return "$%.*f" % (decimals, usd)
+
+
 def fmt_time(ns: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ns / 1e9)) + ".%03d UTC" % (ns // 1_000_000 % 1000)
 
@@ -474,14 +504,15 @@ class Layout:
 
     The name (with its tree prefix and marker), the duration and the status always show;
     when the row does not fit, the bar narrows and then goes, then the model narrows and
-    goes, then the tokens go, and only then is the name cut. A wide console gets a longer
+    goes, then the cost goes, then the tokens, and only then is the name cut. A wide console gets a longer
     bar (finer time axis); at 100 columns the bar is ``_BAR`` wide.
     """
 
-    def __init__(self, width: int, w_label: int, w_dur: int, w_model: int, w_tok: int, w_status: int) -> None:
+    def __init__(self, width: int, w_label: int, w_dur: int, w_model: int, w_tok: int, w_status: int,
+                 w_cost: int = 0) -> None:
         self.w_dur, self.w_status = w_dur, w_status
         self.w_bar = min(_BAR_MAX, _BAR + max(0, width - 100) // 2)
-        self.w_model, self.w_tok = w_model, w_tok
+        self.w_model, self.w_tok, self.w_cost = w_model, w_tok, w_cost
         self.w_name = w_label
         over = self.total() - width
         if over > 0 and self.w_bar:
@@ -490,6 +521,9 @@ class Layout:
         if over > 0 and self.w_model:
             self.w_model = self.w_model - over if self.w_model - over >= _MODEL_MIN else 0
             over = self.total() - width
+        if over > 0 and self.w_cost:
+            self.w_cost = 0
+            over = self.total() - width
         if over > 0 and self.w_tok:
             self.w_tok = 0
             over = self.total() - width
@@ -497,7 +531,7 @@ class Layout:
             self.w_name = max(_NAME_MIN, self.w_name - over)
 
     def total(self) -> int:
-        optional = sum(w + 2 for w in (self.w_bar, self.w_model, self.w_tok) if w)
+        optional = sum(w + 2 for w in (self.w_bar, self.w_model, self.w_tok, self.w_cost) if w)
         return self.w_name + 2 + self.w_dur + 2 + optional + self.w_status
 
 
@@ -511,6 +545,7 @@ def header(t: Trace, width: int) -> str:
     ``--trace`` prefix), then the date, then the start time, then the id to 8 digits, and
     last the service name is cut."""
     spans = "%d span%s" % (len(t.spans), "" if len(t.spans) == 1 else "s")
+    cost = [fmt_cost(t.cost)] if t.cost is not None else []
     started = fmt_time(t.start)  # 2026-11-24 23:08:43.141 UTC
     no_ms = started[:19] + " UTC"
     service = t.service
@@ -520,14 +555,14 @@ def header(t: Trace, width: int) -> str:
     ]
     text = ""
     for id_len, svc, when in candidates:
-        details = ([svc] if svc else []) + [spans, fmt_duration(t.end - t.start)] + when
+        details = ([svc] if svc else []) + [spans, fmt_duration(t.end - t.start)] + cost + when
         text = "trace %s  %s" % (t.trace_id[:id_len], " · ".join(details))
         if len(text) <= width:
             return text
     over = len(text) - width
     if service and len(service) - over >= 4:
         return "trace %s  %s" % (t.trace_id[:8], " · ".join([_cut(service, len(service) - over), spans,
-                                                             fmt_duration(t.end - t.start)]))
+                                                             fmt_duration(t.end - t.start)] + cost))
     return _cut(text, width)
 
 
@@ -550,6 +585,7 @@ def render(traces: list[Trace], console: Any, full: bool = False) -> None:
         durations = [fmt_duration(s.duration_ns) for s in spans]
         models = [s.model for s in spans]
         tokens = [fmt_tokens(s) for s in spans]
+        costs = [fmt_cost(s.cost) for s in spans]
         failures = [s.error() for s in spans]
         for unit in (3, 2):  # a tree too deep for the width gets narrower indentation
             rows = list(t.walk(unit))
@@ -560,12 +596,13 @@ def render(traces: list[Trace], console: Any, full: bool = False) -> None:
                 w_model=max(len(m) for m in models),
                 w_tok=max(len(x) for x in tokens),
                 w_status=5 if any(failures) else 2,
+                w_cost=max(len(c) for c in costs),
             )
             if all(len(p) + min(len(s.name), _NAME_KEEP) + len(m) <= lay.w_name
                    for (s, p, _), m in zip(rows, markers, strict=True)):
                 break
-        for (span, prefix, below), marker, dur, model, tok, failed in zip(
-            rows, markers, durations, models, tokens, failures, strict=True
+        for (span, prefix, below), marker, dur, model, tok, cost, failed in zip(
+            rows, markers, durations, models, tokens, costs, failures, strict=True
         ):
             line = Text(no_wrap=True, overflow="ellipsis")
             label = fit_label(prefix, span.name, marker, lay.w_name)
@@ -578,6 +615,8 @@ def render(traces: list[Trace], console: Any, full: bool = False) -> None:
                 line.append(_cut(model, lay.w_model).ljust(lay.w_model) + "  ", style="magenta")
             if lay.w_tok:
                 line.append(tok.rjust(lay.w_tok) + "  ", style="green")
+            if lay.w_cost:
+                line.append(cost.rjust(lay.w_cost) + "  ", style="yellow")
             line.append("error" if failed else "ok", style="bold red" if failed else "dim")
             console.print(line)
             cont = below + (("│  " if span.children else "   ") if unit == 3 else ("│ " if span.children else "  "))
@@ -621,6 +660,7 @@ def span_json(span: Span, full: bool, children: bool = True) -> dict[str, Any]:
         "model": span.model or None,
         "input_tokens": tin,
         "output_tokens": tout,
+        "cost_usd": span.cost,
         "error": {"type": failed[0], "message": failed[1]} if failed else None,
         "attributes": attributes,
     }
@@ -636,6 +676,7 @@ def trace_json(t: Trace, full: bool) -> dict[str, Any]:
         "start_time_unix_nano": t.start,
         "duration_ms": (t.end - t.start) / 1e6,
         "span_count": len(t.spans),
+        "cost_usd": t.cost,
         "spans": [span_json(r, full) for r in t.roots],
     }
 
@@ -649,14 +690,15 @@ def _follow_line(span: Span, console: Any, full: bool) -> None:
     lead = fmt_time(span.end)[11:23] + "  " + span.trace_id[:8] + "  "
     status = "error" if failed else "ok"
     marker = " [stream]" if span.is_stream else ""
-    cells = [(fmt_duration(span.duration_ns), ""), (span.model, "magenta"), (fmt_tokens(span), "green")]
+    cells = [(fmt_duration(span.duration_ns), ""), (span.model, "magenta"), (fmt_tokens(span), "green"),
+             (fmt_cost(span.cost), "yellow")]
     cells = [c for c in cells if c[0]]
 
     def fits(kept: list[tuple[str, str]]) -> bool:
         rest = sum(len(c) + 2 for c, _ in kept) + 2 + len(status)
         return len(lead) + len(span.name + marker) + rest <= console.width
 
-    for drop in ("magenta", "green"):
+    for drop in ("magenta", "yellow", "green"):
         if not fits(cells):
             cells = [c for c in cells if c[1] != drop]
     room = console.width - len(lead) - sum(len(c) + 2 for c, _ in cells) - 2 - len(status)
@@ -682,8 +724,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog,
         description="Draw the traces in local OTLP-JSON files (the agent's file exporter, or the Collector's "
-        "file exporter) as trees: span, duration on the trace's time axis, model, tokens in→out, status; "
-        "then the usage per model (calls, tokens, mean time, time to first chunk) from the GenAI metrics in the "
+        "file exporter) as trees: span, duration on the trace's time axis, model, tokens in→out, cost, status; "
+        "then the usage per model (calls, tokens, cost, mean time, time to first chunk) from the GenAI metrics in the "
         "files, or from the spans when they hold none.",
     )
     p.add_argument("paths", nargs="*", metavar="PATH",

@@ -90,7 +90,9 @@ def test_json_one_object_per_trace_with_its_tree(recorded: Path) -> None:
     traces = r.traces()
     assert [t["span_count"] for t in traces] == [7, 3]
     first = traces[0]
-    assert set(first) == {"trace_id", "service", "start_time_unix_nano", "duration_ms", "span_count", "spans"}
+    assert set(first) == {"trace_id", "service", "start_time_unix_nano", "duration_ms", "span_count", "cost_usd",
+                          "spans"}
+    assert first["cost_usd"] is None  # the fake model calls name no provider: not priced
     assert first["service"] == "app" and re.fullmatch(r"[0-9a-f]{32}", first["trace_id"])
 
     def shape(node: dict) -> list:

@@ -45,9 +45,10 @@ def test_quickstart_summary_from_its_metrics(quickstart: Path) -> None:
         assert all(len(x) <= width for x in lines), lines
         table = summary(lines)
         assert lines[lines.index(table[0]) - 1] == ""  # a blank line after the trees
-        assert table[:2] == [TITLE_METRICS, "model        calls  tokens in  tokens out  mean time  first chunk"], table
-        assert len(table) == 3 and re.fullmatch(r"gpt-4o-mini      2         47          19  +[\d.]+ m?s  +[\d.]+ m?s",
-                                                 table[2]), table
+        assert table[:2] == [TITLE_METRICS,
+                             "model        calls  tokens in  tokens out         cost  mean time  first chunk"], table
+        assert len(table) == 3 and re.fullmatch(
+            r"gpt-4o-mini      2         47          19  \$0\.0000\d{4}  +[\d.]+ m?s  +[\d.]+ m?s", table[2]), table
 
     js = subprocess.run([WEAVE_RUN, "show", "--json", named], cwd=quickstart, env=clean_env(), capture_output=True,
                         text=True, timeout=60)
@@ -137,7 +138,8 @@ def test_spans_count_a_framework_call_over_an_sdk_call_once(tmp_path: Path) -> N
     assert usage is not None and usage["source"] == "spans"
     (row,) = usage["usage"]
     assert row == {"model": "gpt-4o-mini", "calls": 2, "errors": 1, "input_tokens": 10, "output_tokens": 5,
-                   "mean_duration_ms": pytest.approx(150.0), "streamed_calls": 1, "mean_time_to_first_chunk_ms": 50.0}
+                   "cost_usd": None, "mean_duration_ms": pytest.approx(150.0), "streamed_calls": 1,
+                   "mean_time_to_first_chunk_ms": 50.0}
 
 
 def test_the_summary_covers_every_file_read_not_only_the_traces_shown(tmp_path: Path) -> None:
