@@ -449,14 +449,14 @@ def fmt_tokens(span: Span) -> str:
 
 
 def fmt_cost(usd: float | None) -> str:
-    """Dollars to four significant digits (at least cents): ``$0.0001234``, ``$0.42``, ``$12.30``."""
+    """Dollars to three significant digits (at least cents): ``$0.000123``, ``$0.42``, ``$12.30``."""
     if usd is None:
         return ""
     if usd <= 0:
         return "$0"
     import math
 
-    decimals = max(2, min(10, 3 - math.floor(math.log10(usd))))
+    decimals = max(2, min(10, 2 - math.floor(math.log10(usd))))
     return "$%.*f" % (decimals, usd)
 
 

@@ -45,23 +45,23 @@ def test_cost_per_span_per_trace_and_per_model(priced: Path) -> None:
     out = shown.lines
     assert all(len(x) <= 100 for x in out), out
     (head_a,) = [x for x in out if x.startswith("trace " + TRACE_A[:16])]
-    assert "$0.01262" in head_a, head_a  # 0.000123 + 0.0125
+    assert "$0.0126" in head_a, head_a  # 0.000123 + 0.0125
     (head_b,) = [x for x in out if x.startswith("trace " + TRACE_B[:16])]
-    assert "$0.0002000" in head_b, head_b
+    assert "$0.000200" in head_b, head_b
     rows = [x for x in out if re.match(r"^\S+ chat ", x)]
-    assert re.search(r"gpt-4o-mini +1000→20\s+\$0\.0001230\s+ok$", rows[0]), rows
-    assert re.search(r"gpt-4o +3000→500\s+\$0\.01250\s+ok$", rows[1]), rows
-    assert re.search(r"gpt-4o-mini +1500→30\s+\$0\.0002000\s+ok$", rows[2]), rows
+    assert re.search(r"gpt-4o-mini +1000→20\s+\$0\.000123\s+ok$", rows[0]), rows
+    assert re.search(r"gpt-4o +3000→500\s+\$0\.0125\s+ok$", rows[1]), rows
+    assert re.search(r"gpt-4o-mini +1500→30\s+\$0\.000200\s+ok$", rows[2]), rows
     assert re.search(r"local-model +10→10\s+ok$", rows[3]), rows  # not priced: no figure, never $0
 
     table = out[out.index(next(x for x in out if x.startswith("usage by model"))):]
     assert table[1].split() == ["model", "calls", "tokens", "in", "tokens", "out", "cost", "mean", "time", "first",
                                 "chunk"], table
     cells = {r.split()[0]: r.split() for r in table[2:] if r.strip() and not r.startswith("total")}
-    assert cells["gpt-4o-mini"][1:5] == ["2", "2500", "50", "$0.0003230"], cells
-    assert cells["gpt-4o"][1:5] == ["1", "3000", "500", "$0.01250"], cells
+    assert cells["gpt-4o-mini"][1:5] == ["2", "2500", "50", "$0.000323"], cells
+    assert cells["gpt-4o"][1:5] == ["1", "3000", "500", "$0.0125"], cells
     assert cells["local-model"][4] == "-", cells
-    assert table[-1] == "total cost $0.01282", table
+    assert table[-1] == "total cost $0.0128", table
 
 
 def test_the_same_figures_in_json(priced: Path) -> None:

@@ -46,9 +46,9 @@ def test_quickstart_summary_from_its_metrics(quickstart: Path) -> None:
         table = summary(lines)
         assert lines[lines.index(table[0]) - 1] == ""  # a blank line after the trees
         assert table[:2] == [TITLE_METRICS,
-                             "model        calls  tokens in  tokens out         cost  mean time  first chunk"], table
+                             "model        calls  tokens in  tokens out        cost  mean time  first chunk"], table
         assert len(table) == 3 and re.fullmatch(
-            r"gpt-4o-mini      2         47          19  \$0\.0000\d{4}  +[\d.]+ m?s  +[\d.]+ m?s", table[2]), table
+            r"gpt-4o-mini      2         47          19  \$0\.0000\d{3}  +[\d.]+ m?s  +[\d.]+ m?s", table[2]), table
 
     js = subprocess.run([WEAVE_RUN, "show", "--json", named], cwd=quickstart, env=clean_env(), capture_output=True,
                         text=True, timeout=60)
