@@ -203,7 +203,7 @@ INSTRUMENTATIONS = (
         ),
         "crewai.crewai",
         "crewai",
-        ">=1.15,<2",
+        ">=1.15.15,<2",
     ),
     # llama-index-core: a span and an event handler on the root instrumentation dispatcher
     # (llama_index.core.instrumentation, from llama-index-instrumentation); range measured by

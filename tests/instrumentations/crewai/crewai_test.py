@@ -15,13 +15,16 @@ CrewAI count that LLM's requests twice in its own usage figures.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")  # before CrewAI reads it (its users' switch)
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+# CrewAI keeps each kickoff's task outputs in SQLite under the user's data folder, read back by
+# the next kickoff: a folder of this run's own (another CrewAI release's rows do not parse).
+_DATA = tempfile.mkdtemp(prefix="weave-crewai-data-")
+atexit.register(shutil.rmtree, _DATA, True)
+os.environ["XDG_DATA_HOME"] = _DATA
 
 import openai  # noqa: E402
 from crewai import LLM, Agent, Crew, Task  # noqa: E402
@@ -404,12 +412,12 @@ def test_outside_the_range_declines_with_one_debug_line(
 
     before = _targets()
     declared = next(row[4] for row in INSTRUMENTATIONS if row[0] == "crewai")
-    monkeypatch.setattr(arming, "installed_version", lambda dist: "0.130.0" if dist == "crewai" else None)
+    monkeypatch.setattr(arming, "installed_version", lambda dist: "1.15.14" if dist == "crewai" else None)
     with caplog.at_level(logging.DEBUG, logger="weave_agent"):
         instrumentation("crewai")
     assert _targets() == before
     lines = [r.getMessage() for r in caplog.records if "crewai" in r.getMessage()]
-    assert lines == ["weave-agent: crewai 0.130.0 is not supported (supported: %s): not patched" % declared]
+    assert lines == ["weave-agent: crewai 1.15.14 is not supported (supported: %s): not patched" % declared]
     crew(server).kickoff()
     assert spans.finished() == []
 
