@@ -191,7 +191,9 @@ INSTRUMENTATIONS = (
     ),
     # crewai: Crew.kickoff/akickoff, Agent.execute_task/aexecute_task/kickoff/kickoff_async/akickoff, the
     # tools' run/arun/invoke/ainvoke and Telemetry._safe_telemetry_operation, each patched in
-    # its defining module. Model calls: the SDK's row (openai). Range: see docs/compatibility.md.
+    # its defining module. Model calls: the SDK's row (openai). >= 1.15.15: before it CrewAI's
+    # telemetry installs its provider as the global one and traces through it (its spans would be
+    # the app's, or the app's go to CrewAI's collector). Range: see docs/compatibility.md.
     (
         "crewai",
         (
