@@ -737,7 +737,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="one JSON object per trace (its spans as a tree) per line, then "
                    '{"usage": [...], "source": "metrics"|"spans"}, the usage per model (when there was a model '
-                   "call); with --follow, one object per new span instead of the usage")
+                   "call; cost_usd on each span, trace and model, null when not priced); with --follow, one object per "
+                   "new span instead of the usage")
     p.add_argument("--full", action="store_true", help="print message content (gen_ai.input/output.messages, input/output.value)")
     return p
 
