@@ -227,3 +227,41 @@ def test_the_setting_turns_pricing_off(run_py: Any, tmp_path: Path) -> None:
     assert done.json()["imported_on"] == []  # the table is never loaded
     (span,) = _spans(tmp_path / "t")
     assert cost.ATTRIBUTE not in span and span["gen_ai.usage.input_tokens"] == "1000"
+
+
+HANDOFF = r'''
+import glob, json, os, time
+import weave_agent
+from weave_agent.export import telemetry
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+weave_agent.init()
+tracer = telemetry.tracer()
+def chat():
+    with tracer.start_as_current_span("chat gpt-4o-mini") as s:
+        s.set_attribute("gen_ai.operation.name", "chat")
+        s.set_attribute("gen_ai.provider.name", "openai")
+        s.set_attribute("gen_ai.request.model", "gpt-4o-mini")
+        s.set_attribute("gen_ai.usage.input_tokens", 1000)
+        s.set_attribute("gen_ai.usage.output_tokens", 200)
+chat()  # the agent's provider: its exporter
+memory = InMemorySpanExporter()
+app = TracerProvider()
+app.add_span_processor(SimpleSpanProcessor(memory))
+trace.set_tracer_provider(app)  # the app's own set-up, later
+chat()  # the app's provider: the app's processors
+print(json.dumps([dict(s.attributes) for s in memory.get_finished_spans()]))
+'''
+
+
+def test_spans_the_apps_own_provider_exports_carry_no_cost(run_py: Any, tmp_path: Path) -> None:
+    """What README says: the agent prices what its own exporter sends; a span that went to
+    the TracerProvider the app set up passes through the app's pipeline untouched."""
+    done = run_py(HANDOFF, env={"WEAVE_AGENT_EXPORTER": "file", "WEAVE_AGENT_TRACES_DIR": str(tmp_path / "t"),
+                                "WEAVE_AGENT_QUIET": "true"}).check()
+    (apps,) = done.json()
+    assert apps["gen_ai.usage.input_tokens"] == 1000 and cost.ATTRIBUTE not in apps
+    (ours,) = _spans(tmp_path / "t")  # written by the exit flush
+    assert cost.ATTRIBUTE in ours
