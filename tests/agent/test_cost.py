@@ -44,8 +44,9 @@ def _rate(price: Any, key: str) -> Decimal:
 
 
 def _expected(price: Any, inp: int, out: int, read: int = 0, write: int = 0, reasoning: int = 0) -> float:
-    """The provider's bill: input tokens include the cached ones, each part at its own rate
-    where the table has one (else at the input rate); output tokens include reasoning."""
+    """The provider's bill for one call: input tokens include the cached ones, each part at
+    its own rate where the table has one (else at the input rate); output tokens include
+    reasoning; plus the fee per request where there is one."""
     read_rate, write_rate = getattr(price, "cache_read_mtok", None), getattr(price, "cache_write_mtok", None)
     plain_in = inp - (read if read_rate is not None else 0) - (write if write_rate is not None else 0)
     reasoning_rate = getattr(price, "output_reasoning_mtok", None)
@@ -54,7 +55,8 @@ def _expected(price: Any, inp: int, out: int, read: int = 0, write: int = 0, rea
              * (read_rate is not None) + Decimal(write) * _rate(price, "cache_write_mtok") * (write_rate is not None)
              + Decimal(plain_out) * _rate(price, "output_mtok")
              + Decimal(reasoning) * _rate(price, "output_reasoning_mtok") * (reasoning_rate is not None))
-    return float(total / 1_000_000)
+    per_request = _rate(price, "requests_kcount") / 1000  # a fee per call (Perplexity's Sonar), per thousand
+    return float(total / 1_000_000 + per_request)
 
 
 def _attrs(provider: str, model: str, inp: int, out: int, **more: Any) -> dict[str, Any]:
@@ -76,10 +78,16 @@ KNOWN = [
     ("x_ai", "grok-3", "x-ai", "grok-3"),
     ("deepseek", "deepseek-chat", "deepseek", "deepseek-chat"),
     ("aws.bedrock", "amazon.nova-lite-v1:0", "aws", "amazon.nova-lite-v1:0"),
+    # a cross-region inference profile of Anthropic's model on Bedrock, at Bedrock's price
+    ("aws.bedrock", "us.anthropic.claude-3-5-haiku-20241022-v1:0", "aws",
+     "regional.anthropic.claude-3-5-haiku-20241022-v1:0"),
+    ("gcp.vertex_ai", "claude-3-5-haiku@20241022", "google", "claude-3-5-haiku"),  # Claude on Vertex AI
+    ("azure.ai.openai", "gpt-4o-2024-08-06", "openai", "gpt-4o"),  # Azure OpenAI: the source falls back to OpenAI's
+    ("perplexity", "sonar", "perplexity", "sonar"),
 ]
 
 
-@pytest.mark.parametrize(("ours", "model", "provider_id", "model_id"), KNOWN, ids=[k[0] for k in KNOWN])
+@pytest.mark.parametrize(("ours", "model", "provider_id", "model_id"), KNOWN, ids=["%s:%s" % k[:2] for k in KNOWN])
 def test_known_models_are_priced_as_the_source_says(ours: str, model: str, provider_id: str, model_id: str) -> None:
     price = _table_price(provider_id, model_id)
     got = cost.price(_attrs(ours, model, 1200, 345), T0_NS)
