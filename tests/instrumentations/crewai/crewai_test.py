@@ -7,43 +7,31 @@ crew, each agent's task, the model calls (the OpenAI instrumentation's spans) un
 that made them, the tools; usage on exactly one span per model call.
 
 CrewAI's telemetry is switched off the way its users switch it off
-(``CREWAI_DISABLE_TELEMETRY``), except in the tests about that telemetry, which keep what it
-records in memory. Each agent gets an ``LLM`` of its own: agents sharing one ``LLM`` make
+(``CREWAI_DISABLE_TELEMETRY``, in ``conftest.py``), except in the tests about that telemetry,
+which keep what it records in memory. Each agent gets an ``LLM`` of its own: agents sharing one ``LLM`` make
 CrewAI count that LLM's requests twice in its own usage figures.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import importlib.util
 import json
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
+from crewai import LLM, Agent, Crew, Task
+from crewai.tools import tool
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
-
-os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")  # before CrewAI reads it (its users' switch)
-os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
-# CrewAI keeps each kickoff's task outputs in SQLite under the user's data folder, read back by
-# the next kickoff: a folder of this run's own (another CrewAI release's rows do not parse).
-_DATA = tempfile.mkdtemp(prefix="weave-crewai-data-")
-atexit.register(shutil.rmtree, _DATA, True)
-os.environ["XDG_DATA_HOME"] = _DATA
-
-import openai  # noqa: E402
-from crewai import LLM, Agent, Crew, Task  # noqa: E402
-from crewai.tools import tool  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

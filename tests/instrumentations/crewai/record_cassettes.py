@@ -1,0 +1,119 @@
+"""Record the CrewAI cassettes against the local fake OpenAI API.
+
+    WEAVE_AGENT_TEST_ENVIRONMENT=crewai /work/venvs/crewai/bin/python tests/instrumentations/crewai/record_cassettes.py [scenario ...]
+
+Each scenario of ``scenarios.py`` runs a real crew whose LLMs point at the
+fake (``fake_crewai_server.py``, on 127.0.0.1) through vcrpy in record mode;
+``cassettes/<name>.yaml`` holds every HTTP interaction of the run, in order (two model
+calls each: three here). Before an interaction is written its URI moves to ``api.openai.com`` (so
+replays with the SDK's default base URL match) and credentials are dropped; afterwards every
+cassette is checked for the key and local hosts. CrewAI's telemetry is off
+(``CREWAI_DISABLE_TELEMETRY``): it is never recorded. Nothing here talks to a real API.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+
+def _load(name: str, filename: str) -> Any:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, HERE / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+import os  # noqa: E402
+
+os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
+
+import vcr  # noqa: E402
+import yaml  # noqa: E402
+
+scenarios = _load("weave_tests_crewai_scenarios", "scenarios.py")
+FakeOpenAIServer = _load("weave_tests_crewai_fake", "fake_crewai_server.py").FakeOpenAIServer
+
+CASSETTE_DIR = HERE / "cassettes"
+MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
+FILTERED_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie",
+                    "x-request-id", "x-fake-openai-behavior")
+
+
+def _rewriter(source: str) -> Any:
+    destination = scenarios.OPENAI_BASE_URL
+
+    def before_record_request(request: Any) -> Any:
+        if request.uri.startswith(source):
+            request.uri = destination + request.uri[len(source):]
+        for name in list(request.headers):
+            if name.lower() in FILTERED_HEADERS:
+                del request.headers[name]
+            elif name.lower() == "host":
+                request.headers[name] = "api.openai.com"
+        return request
+
+    return before_record_request
+
+
+def _strip_response_headers(response: dict[str, Any]) -> dict[str, Any]:
+    response["headers"] = {k: v for k, v in response["headers"].items() if k.lower() not in FILTERED_HEADERS}
+    return response
+
+
+def record(name: str, server: Any) -> Any:
+    path = CASSETTE_DIR / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    recorder = vcr.VCR(record_mode="all", match_on=MATCH_ON, filter_headers=list(FILTERED_HEADERS),
+                       before_record_request=_rewriter(server.openai_base_url),
+                       before_record_response=_strip_response_headers, decode_compressed_response=True)
+    with recorder.use_cassette(str(path)):
+        return scenarios.run(name, server.openai_base_url)
+
+
+def check_cassette(path: Path) -> list[str]:
+    problems = []
+    text = path.read_text()
+    for secret in scenarios.SECRETS:
+        if secret in text:
+            problems.append(f"{path.name}: contains the key")
+    for host in ("127.0.0.1", "localhost"):
+        if host in text:
+            problems.append(f"{path.name}: mentions {host}")
+    interactions = yaml.safe_load(text)["interactions"]
+    if len(interactions) != scenarios.MODEL_CALLS:
+        problems.append(f"{path.name}: {len(interactions)} interactions, not {scenarios.MODEL_CALLS}")
+    for interaction in interactions:
+        if interaction["request"]["uri"].split("/")[2] != "api.openai.com":
+            problems.append(f"{path.name}: request to {interaction['request']['uri']}")
+        for where in ("request", "response"):
+            for header in interaction[where]["headers"]:
+                if header.lower() in FILTERED_HEADERS:
+                    problems.append(f"{path.name}: {where} header {header!r} was not filtered")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    with FakeOpenAIServer(lifetime=300) as server:
+        for name in argv or scenarios.SCENARIOS:
+            result = record(name, server)
+            print(f"recorded cassettes/{name}.yaml: {result.raw!r}"[:300])
+    problems = [p for path in sorted(CASSETTE_DIR.glob("*.yaml")) for p in check_cassette(path)]
+    for problem in problems:
+        print("PROBLEM:", problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
