@@ -18,10 +18,13 @@
    Every variant exports through the same ``BatchSpanProcessor`` to a no-op exporter.
 
 2. **The import.** ``import pydantic_ai`` plus ``from pydantic_ai.models.openai import
-   OpenAIChatModel``, timed inside a child process (``perf_counter`` around the imports),
-   without the agent and under its start-up shim (``PYTHONPATH=sitecustomize_shim``,
-   exporter ``none``), interleaved; the child also reports whether the OpenTelemetry SDK
-   was imported (it must not be: the pipeline starts at the first run).
+   OpenAIChatModel``, timed inside a child process (its CPU time, ``process_time``, around
+   the imports: on a loaded machine wall clock moves by seconds), without the agent and under
+   its start-up shim (``PYTHONPATH=sitecustomize_shim``, exporter ``none``), interleaved; the
+   child also reports whether the OpenTelemetry SDK was imported (it must not be: the
+   pipeline starts at the first run). Then the attribution: ``-X importtime`` of the same
+   imports under the shim, the self time of every ``weave_agent`` module imported after
+   Pydantic AI's import began (the instrumentation's own modules and what they import).
 
 Results: ``bench/results/pydantic_ai_runs.json``.
 """
@@ -52,6 +55,7 @@ from _stats import (  # noqa: E402
     machine,
     print_table,
     result_head,
+    run,
     run_json,
     write_json,
 )
@@ -69,10 +73,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USAGE = {"prompt_tokens": 40, "completion_tokens": 12, "total_tokens": 52}
 IMPORT_CHILD = (
     "import sys, time, json\n"
-    "t = time.perf_counter()\n"
+    "t = time.process_time()\n"
     "import pydantic_ai\n"
     "from pydantic_ai.models.openai import OpenAIChatModel\n"
-    "elapsed = time.perf_counter() - t\n"
+    "elapsed = time.process_time() - t\n"
     "print(json.dumps({'seconds': elapsed, 'sdk': 'opentelemetry.sdk.trace' in sys.modules}))\n"
 )
 
@@ -141,6 +145,30 @@ def import_samples(rounds: int) -> tuple[dict[str, list[float]], bool]:
     return samples, any(sdk_loaded)
 
 
+def agent_import_share(rounds: int) -> list[float]:
+    """Per round, the self time (seconds) of the ``weave_agent`` modules imported after
+    ``pydantic_ai`` began importing, from ``-X importtime`` under the shim."""
+    cwd = tempfile.mkdtemp(prefix="pydantic-ai-importtime-")
+    argv = [sys.executable, "-X", "importtime", "-c",
+            "import sys\nsys.stderr.write('MARK\\n')\nsys.stderr.flush()\n"
+            "import pydantic_ai\nfrom pydantic_ai.models.openai import OpenAIChatModel"]
+    env = clean_env({"PYTHONPATH": os.path.join(REPO, "sitecustomize_shim"), "WEAVE_AGENT_EXPORTER": "none"})
+    out = []
+    for _ in range(rounds):
+        total, started = 0, False
+        for line in run(argv, env, cwd).stderr.splitlines():
+            started = started or line == "MARK"  # importtime prints each module when it is done
+            if not started or not line.startswith("import time:") or "|" not in line:
+                continue
+            fields = [f.strip() for f in line[len("import time:"):].split("|")]
+            if len(fields) != 3 or not fields[0].isdigit():
+                continue
+            if fields[2].startswith("weave_agent"):
+                total += int(fields[0])
+        out.append(total / 1e6)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -184,13 +212,17 @@ def main() -> int:
     samples = interleave(variants, rounds, warmup=1, progress="pydantic_ai_runs")
     provider.force_flush()
     imports, sdk_at_import = import_samples(rounds)
+    ours = agent_import_share(rounds)
     figures = [
         compare("Agent.run, 1 tool call: openai", samples["unpatched"], samples["openai"], "ms", scale=1e3,
                 baseline_label="unpatched", variant_label="openai"),
         compare("Agent.run, 1 tool call: openai + pydantic_ai", samples["unpatched"], samples["openai + pydantic_ai"],
                 "ms", scale=1e3, baseline_label="unpatched", variant_label="openai + pydantic_ai"),
-        compare("import pydantic_ai (+ OpenAIChatModel)", imports["without the agent"], imports["under the agent"],
-                "ms", scale=1e3, baseline_label="without the agent", variant_label="under the agent"),
+        compare("import pydantic_ai (+ OpenAIChatModel), CPU", imports["without the agent"],
+                imports["under the agent"], "ms", scale=1e3, baseline_label="without the agent",
+                variant_label="under the agent"),
+        compare("weave_agent modules imported with it (-X importtime self)", None, ours, "ms", scale=1e3,
+                variant_label="under the agent"),
     ]
     print_table(figures)
     head = result_head("pydantic_ai_runs", args.quick, " ".join(sys.argv), time.time() - started, machine(),

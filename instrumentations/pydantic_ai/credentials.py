@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from weave_agent.tracing.secrets import remember_client
-
 
 def _read(client: Any) -> list[Any]:
     stored = getattr(client, "__dict__", None) or {}
@@ -25,4 +23,6 @@ def remember_model_client(model: Any) -> None:
     provider = getattr(stored.get("_provider"), "__dict__", None) or {}
     client = provider.get("_client") or stored.get("client")
     if client is not None:
+        from weave_agent.tracing.secrets import remember_client  # at the first request, not at import
+
         remember_client(client, _read)

@@ -31,15 +31,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from weave_agent import _log
-from weave_agent.export import telemetry
-from weave_agent.tracing.calls import owned_model_call
 
 from . import extract, native
 from .credentials import remember_model_client
 
 
 def _record_metrics(span: Any, seconds: float, error_type: str | None) -> None:
-    from weave_agent.export import genai_metrics
+    from weave_agent.export import genai_metrics, telemetry
 
     instruments = telemetry.instruments()
     if not instruments.enabled:
@@ -47,6 +45,13 @@ def _record_metrics(span: Any, seconds: float, error_type: str | None) -> None:
     attributes = getattr(span, "attributes", None) or {}
     instruments.record_call(genai_metrics.INFERENCE, seconds, extract.metric_attributes(attributes, error_type),
                             extract.usage_counts(attributes))
+
+
+def _owned_model_call() -> Any:
+    # imported at the first model request, not with Pydantic AI (the tracing core is ~10 ms)
+    from weave_agent.tracing.calls import owned_model_call
+
+    return owned_model_call()
 
 
 def _detach(token: Any) -> None:
@@ -70,7 +75,7 @@ def wrap_open_model_request_span(original: Any) -> Any:
         try:
             with original(settings, request_context, *args, **kwargs) as value:
                 span = trace.get_current_span()
-                token = owned_model_call()
+                token = _owned_model_call()
                 try:
                     remember_model_client(getattr(request_context, "model", None))
                 except Exception:
