@@ -425,6 +425,7 @@ def audit(event, args):
 sys.addaudithook(audit)
 import pydantic_ai
 sys.stderr.write("SDK AT IMPORT %s\n" % ("opentelemetry.sdk.trace" in sys.modules))
+sys.stderr.write("CORE AT IMPORT %s\n" % ("weave_agent.tracing.calls" in sys.modules))
 import openai
 from pydantic_ai import Agent, RunContext
 from pydantic_ai.models.openai import OpenAIChatModel
@@ -455,6 +456,7 @@ def test_an_app_under_weave_run_is_traced_from_its_first_span(tmp_path: Path, se
     assert "Sunny, 21 C" in done.stdout
     # importing Pydantic AI under the agent does not set the pipeline (the OpenTelemetry SDK) up
     assert "SDK AT IMPORT False" in done.stderr
+    assert "CORE AT IMPORT False" in done.stderr  # nor the agent's tracing core: both come with the first run
     connects = {line for line in done.stderr.splitlines() if line.startswith("CONNECT")}
     assert connects == {"CONNECT ('127.0.0.1', %d)" % server.port}  # nothing but the fake
     spans: list[dict[str, Any]] = []
