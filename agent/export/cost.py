@@ -7,7 +7,9 @@ the bundled table, so nothing is fetched at run time, and an ``UpdatePrices`` th
 run for itself does not change the agent's figures between two runs of one release.
 
 A span is priced from what it already carries: ``gen_ai.provider.name`` (mapped to the
-source's provider ids below: a provider the map does not name is not priced),
+source's provider ids below: a provider the map does not name is not priced; when the span
+names its ``server.address``, the provider whose API lives there, and none for a server the
+source does not know),
 ``gen_ai.response.model`` (else ``gen_ai.request.model``) and ``gen_ai.usage.*``, at the
 span's start time (prices change on dates the table knows). The conventions' input
 tokens include the cached ones (read and written) and their output tokens include the
@@ -160,8 +162,15 @@ def price(attributes: Mapping[str, Any], start_time_ns: int | None = None) -> fl
 
         when = datetime.fromtimestamp(start_time_ns / 1e9, tz=timezone.utc)
     try:
+        provider = PROVIDERS[attributes["gen_ai.provider.name"]]
+        address = attributes.get("server.address")
+        if isinstance(address, str) and address:
+            # The server says whose prices apply: the OpenAI SDK pointed at Groq or DeepSeek is
+            # billed by them, and one pointed at a server the source does not know (a local
+            # model, a proxy) gets no price rather than OpenAI's.
+            provider = p.snapshot.find_provider(None, None, "https://" + address).id
         usage = p.usage(**{k: v for k, v in counts.items() if v is not None})
-        calc = p.snapshot.calc(usage, model, PROVIDERS[attributes["gen_ai.provider.name"]], None, when, context)
+        calc = p.snapshot.calc(usage, model, provider, None, when, context)
     except LookupError:
         return None  # a provider or model the source does not know
     except (ValueError, ArithmeticError) as exc:

@@ -146,6 +146,22 @@ def test_unknown_model_or_provider_is_not_priced() -> None:
                       T0_NS) is None
 
 
+def test_the_server_says_whose_prices_apply() -> None:
+    """The OpenAI SDK pointed at Groq is billed by Groq; pointed at a local server, nobody's
+    price is a fact: no cost. OpenAI's own host (and a port) changes nothing."""
+    groq = _table_price("groq", "llama-3.3-70b-versatile")
+    a = _attrs("openai", "llama-3.3-70b-versatile", 900, 90, **{"server.address": "api.groq.com"})
+    assert cost.price(a, T0_NS) == pytest.approx(_expected(groq, 900, 90), rel=1e-12, abs=0)
+    a = _attrs("openai", "gpt-4o-mini", 900, 90, **{"server.address": "127.0.0.1", "server.port": 8000})
+    assert cost.price(a, T0_NS) is None
+    a = _attrs("openai", "gpt-4o-mini", 900, 90, **{"server.address": "api.openai.com", "server.port": 443})
+    assert cost.price(a, T0_NS) == pytest.approx(_expected(_table_price("openai", "gpt-4o-mini"), 900, 90),
+                                                 rel=1e-12, abs=0)
+    a = _attrs("azure.ai.openai", "gpt-4o-2024-08-06", 900, 90, **{"server.address": "myres.openai.azure.com"})
+    assert cost.price(a, T0_NS) == pytest.approx(_expected(_table_price("openai", "gpt-4o"), 900, 90),
+                                                 rel=1e-12, abs=0)
+
+
 def test_the_exporter_adds_the_cost_to_the_spans_it_exports() -> None:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
