@@ -485,3 +485,22 @@ def test_with_otel_sdk_disabled_neither_crewai_nor_we_export(tmp_path: Path, ser
     assert set(connects) == {"CONNECT ('127.0.0.1', %d)" % server.port}
     assert resolves == []
     assert names == []  # the user switched OpenTelemetry off: ours too
+
+
+def test_a_rate_limited_model_call_is_one_span_per_attempt(traced: Any, server: Any) -> None:
+    # CrewAI retries a 429 itself, with backoff (three attempts, about 3 s), whatever
+    # max_retry_limit says: each attempt is one HTTP model call, so one chat span, all under
+    # the one agent span; the app gets the SDK's exception.
+    from weave_tests_openai_fake_server import BEHAVIOR_HEADER  # loaded by fake_crewai_server.py
+
+    agent = Agent(role="Researcher", goal="Find the weather", backstory="A meteorologist.", verbose=False,
+                  max_retry_limit=0, llm=llm(server, default_headers={BEHAVIOR_HEADER: "rate_limit"}))
+    server_requests_before = len(server.requests)
+    with pytest.raises(openai.RateLimitError):
+        agent.kickoff("What is the weather in Paris?")
+    shape = traced.shape()
+    assert shape[0] == (RESEARCHER, 0) and len(shape) > 2  # the retries happened, each traced
+    assert shape[1:] == [(CHAT, 1)] * (len(shape) - 1)
+    assert len(traced.named(CHAT)) == len(server.requests) - server_requests_before
+    assert all(s.attributes["error.type"] == "429" for s in traced.named(CHAT))
+    assert traced.one(RESEARCHER).attributes["error.type"] == "RateLimitError"
