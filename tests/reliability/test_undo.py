@@ -45,6 +45,7 @@ OWN_UNDO_TESTS = {
     "mcp": "mcp/mcp_test.py::test_unpatch_restores_every_original",
     "ollama": "ollama/ollama_test.py::test_undo_restores_the_originals",
     "openai_agents": "openai_agents/openai_agents_test.py::test_undo_restores_the_originals",
+    "pydantic_ai": "pydantic_ai/pydantic_ai_test.py::test_undo_restores_the_originals",
 }
 
 
