@@ -504,3 +504,22 @@ def test_a_rate_limited_model_call_is_one_span_per_attempt(traced: Any, server: 
     assert len(traced.named(CHAT)) == len(server.requests) - server_requests_before
     assert all(s.attributes["error.type"] == "429" for s in traced.named(CHAT))
     assert traced.one(RESEARCHER).attributes["error.type"] == "RateLimitError"
+
+
+def test_agents_sharing_one_llm_are_counted_once_per_model_call(traced: Any, server: Any) -> None:
+    # CrewAI sums each agent's LLM usage: agents sharing one LLM object count its requests twice
+    # in CrewAI's own figures. The spans count what was sent: three model calls.
+    shared = llm(server)
+    r = Agent(role="Researcher", goal="Find the weather", backstory="A meteorologist.", llm=shared,
+              tools=[get_weather], verbose=False)
+    w = Agent(role="Writer", goal="Write one line", backstory="A poet.", llm=shared, verbose=False)
+    c = Crew(agents=[r, w], verbose=False, tasks=[
+        Task(description="What is the weather in Paris?", expected_output="The weather.", agent=r),
+        Task(description="Write one line about it.", expected_output="One line.", agent=w),
+    ])
+    before = len(server.requests)
+    c.kickoff()
+    assert len(server.requests) - before == 3
+    assert traced.shape() == CREW_SHAPE
+    assert_usage_once(traced, 3)
+    # (crewai 1.15.30's own usage_metrics say 6 requests and twice these prompt tokens)
