@@ -38,6 +38,7 @@ ROWS = {name: triggers for name, triggers, *_ in INSTRUMENTATIONS}
 OWN_UNDO_TESTS = {
     "bedrock": "bedrock/bedrock_test.py::test_unpatch_restores_the_original",
     "cohere": "cohere/cohere_test.py::test_rebound_chat_is_traced_and_stops_after_unpatch",
+    "crewai": "crewai/crewai_test.py::test_undo_restores_the_originals",
     "dspy": "dspy/dspy_test.py::test_undo_restores_the_originals",
     "google_genai": "google_genai/google_genai_test.py::test_undo_restores_the_originals",
     "groq": "groq/groq_test.py::test_undo_restores_the_originals",
