@@ -31,6 +31,7 @@ and this module.
 from __future__ import annotations
 
 import functools
+import weakref
 from typing import Any, Final
 
 from weave_agent import _log
@@ -53,10 +54,12 @@ class _State:
     user_chose = False  # the app called Agent.instrument_all
     settings: Any = None  # the agent's InstrumentationSettings, for ``settings_key``
     settings_key: Any = None
+    # every settings object made here, by id (runs may outlive a remake; they are unhashable dataclasses)
+    ours: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
 def is_ours(settings: Any) -> bool:
-    return settings is not None and settings is _State.settings
+    return settings is not None and _State.ours.get(id(settings)) is settings
 
 
 def _include_content() -> bool:
@@ -92,6 +95,7 @@ def agent_settings() -> Any:
     except ValueError:  # a release before format 6: tool results under role user
         settings = InstrumentationSettings(**options, version=FALLBACK_FORMAT_VERSION)
     _State.settings, _State.settings_key = settings, key
+    _State.ours[id(settings)] = settings
     return settings
 
 
