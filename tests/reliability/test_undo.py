@@ -43,6 +43,7 @@ OWN_UNDO_TESTS = {
     "google_genai": "google_genai/google_genai_test.py::test_undo_restores_the_originals",
     "groq": "groq/groq_test.py::test_undo_restores_the_originals",
     "litellm": "litellm/litellm_test.py::test_undo_restores_the_originals",
+    "llamaindex": "llamaindex/llamaindex_test.py::test_undo_restores_the_originals",
     "mcp": "mcp/mcp_test.py::test_unpatch_restores_every_original",
     "ollama": "ollama/ollama_test.py::test_undo_restores_the_originals",
     "openai_agents": "openai_agents/openai_agents_test.py::test_undo_restores_the_originals",

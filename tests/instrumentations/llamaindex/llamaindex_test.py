@@ -512,6 +512,33 @@ def test_unpatched_records_nothing(spans: Any, instrumentation: Any) -> None:
     assert not [h for h in get_dispatcher().span_handlers if type(h).__name__ == "SpanHandler"]
 
 
+def test_undo_restores_the_originals(spans: Any) -> None:
+    """``unpatch`` takes exactly our two handlers off the root dispatcher (the app's own
+    stay) and nothing is recorded after it."""
+    from llama_index.core.instrumentation import get_dispatcher
+
+    from weave_agent import patch, unpatch
+
+    dispatcher = get_dispatcher()
+    before = (list(dispatcher.span_handlers), list(dispatcher.event_handlers))
+    patch(llamaindex=True)
+    try:
+        assert len(dispatcher.span_handlers) == len(before[0]) + 1
+        assert len(dispatcher.event_handlers) == len(before[1]) + 1
+        with replay("chat"):
+            sc.llm().chat(sc.messages())
+        assert [n for n, _ in spans.shape()] == [CHAT]  # ours (the SDK instrumentation is not on)
+    finally:
+        unpatch("llamaindex")
+    after = (list(dispatcher.span_handlers), list(dispatcher.event_handlers))
+    assert all(a is b for a, b in zip(after[0], before[0], strict=True))
+    assert all(a is b for a, b in zip(after[1], before[1], strict=True))
+    spans.clear()
+    with replay("chat"):
+        sc.llm().chat(sc.messages())
+    assert spans.finished() == []
+
+
 # --- a whole app under the agent's bootstrap: nothing leaves, the same tree -----------------------
 
 _APP = r"""
