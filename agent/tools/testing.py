@@ -10,6 +10,10 @@ Fixtures:
   for this test and undoes it afterwards.
 * ``vcr_config``: filters credentials (``authorization``, ``api-key``, ``x-api-key``,
   ``openai-organization``, cookies...) from recorded requests and responses.
+* ``connections``: every address a socket of the test's process connected to during the
+  test, for the checklist's "no request leaves for the network" (a vendor SDK that
+  fetches model metadata, telemetry or a price table on its own shows up here, whatever
+  HTTP client or raw socket it uses).
 
 Option ``--trace-server URL`` also sends the tests' spans to a real OTLP/HTTP endpoint.
 A test fails when the agent logged an error during it (its safety boundary caught one
@@ -258,6 +262,21 @@ class _Fixtures:
             "match_on": ["method", "scheme", "host", "port", "path", "query"],
         }
 
+
+    @pytest.fixture
+    def connections(self, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+        """Every address a socket of this process connects to during the test."""
+        import socket
+
+        seen: list[Any] = []
+        real = socket.socket.connect
+
+        def connect(sock: socket.socket, address: Any) -> Any:
+            seen.append(address)
+            return real(sock, address)
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        return seen
 
     @pytest.fixture(autouse=True)
     def _weave_agent_no_errors(self, request: pytest.FixtureRequest) -> Iterator[None]:

@@ -37,6 +37,21 @@ def test_tree(spans):
 def test_vcr_config_filters_credentials(vcr_config):
     assert {"authorization", "api-key", "x-api-key", "openai-organization", "cookie"} <= set(vcr_config["filter_headers"])
     assert vcr_config["record_mode"] == "none"
+
+
+def test_connections_sees_every_socket_connect(connections):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    address = listener.getsockname()
+    try:
+        with socket.create_connection(address, timeout=5):
+            pass
+    finally:
+        listener.close()
+    assert address in connections  # (with --trace-server, the exporter's own connection too)
 '''
 
 FAILING = '''
@@ -105,7 +120,7 @@ def run_pytest(tmp_path, source, *args):
 def test_fixtures_work_in_a_user_project(tmp_path):
     result = run_pytest(tmp_path, USER_TEST)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
 
 
 def test_a_test_fails_when_the_agent_logged_an_error(tmp_path):

@@ -19,7 +19,6 @@ import importlib.util
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -79,20 +78,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in list(os.environ):
         if var.startswith(("OPENAI_", "AZURE_OPENAI_")):
             monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every address a socket of this process connects to during the test."""
-    seen: list[Any] = []
-    real = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        seen.append(address)
-        return real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    return seen
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import importlib.util
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -112,20 +111,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, server: Any) -> Iterator[None]:
             monkeypatch.delenv(var, raising=False)
     server.requests.clear()
     yield
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every address a socket of this process connects to during the test."""
-    seen: list[Any] = []
-    real = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        seen.append(address)
-        return real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    return seen
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import importlib.util
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -77,20 +76,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     default = Agent._instrument_default
     yield
     Agent._instrument_default = default
-
-
-@pytest.fixture
-def connections(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every address a socket of this process connects to during the test."""
-    seen: list[Any] = []
-    real = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        seen.append(address)
-        return real(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    return seen
 
 
 @pytest.fixture
