@@ -8,6 +8,7 @@ A documented public name kept at the top of the package; the code lives in
 from .tools.testing import (  # noqa: F401
     FILTERED_HEADERS,
     SpanRecorder,
+    load_module,
     pytest_addoption,
     pytest_configure,
 )
@@ -15,6 +16,7 @@ from .tools.testing import (  # noqa: F401
 __all__ = [
     "FILTERED_HEADERS",
     "SpanRecorder",
+    "load_module",
     "pytest_addoption",
     "pytest_configure",
 ]

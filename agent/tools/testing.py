@@ -15,6 +15,10 @@ Fixtures:
   fetches model metadata, telemetry or a price table on its own shows up here, whatever
   HTTP client or raw socket it uses).
 
+And a function: ``load_module(name, path)`` imports a helper that sits beside a test
+file (a fake server, the scenarios, a record script) once per process under ``name``: test
+folders are not packages, and every vendor folder has a ``scenarios.py`` of its own.
+
 Option ``--trace-server URL`` also sends the tests' spans to a real OTLP/HTTP endpoint.
 A test fails when the agent logged an error during it (its safety boundary caught one
 of its own bugs).
@@ -33,7 +37,9 @@ conventions' own JSON schemas over them).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -59,6 +65,29 @@ FILTERED_HEADERS = (
     "x-amz-security-token",
     "wandb-api-key",
 )
+
+
+def load_module(name: str, path: str | os.PathLike[str]) -> ModuleType:
+    """The module in the file ``path``, imported as ``name`` the first time and taken from
+    ``sys.modules`` after that (a fake server's state and a scenario's constants are then
+    the same objects for every test file that loads them)."""
+    import importlib.util
+    import sys
+
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError("cannot load %s from %s" % (name, path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # a broken helper is not half-imported for the next test file
+        raise
+    return module
 
 
 class SpanRecorder:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import json
 import logging
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from weave_agent.testing import load_module
 
 anthropic = pytest.importorskip("anthropic")
 vcr = pytest.importorskip("vcr")
@@ -41,18 +42,7 @@ CONTENT_KEYS = (
 )
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ct = _load("_weave_tests_anthropic_cassettes_test", "anthropic_cassettes_test.py")  # replay + checks
+ct = load_module("_weave_tests_anthropic_cassettes_test", HERE / "anthropic_cassettes_test.py")  # replay + checks
 rec = ct.rec
 
 

@@ -9,10 +9,8 @@ vcrpy refuses it, and the socket guard fails the test before any connection.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +18,12 @@ import pytest
 from botocore.exceptions import ClientError
 from opentelemetry.trace import StatusCode
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rec = _load("weave_tests_bedrock_record", "record_cassettes.py")
+rec = load_module("weave_tests_bedrock_record", HERE / "record_cassettes.py")
 TEXT = "Paris is the capital of France."
 
 

@@ -11,11 +11,9 @@ botocore has no async client (aiobotocore is a separate distribution, not instru
 from __future__ import annotations
 
 import gc
-import importlib.util
 import json
 import logging
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +26,12 @@ from botocore.exceptions import ClientError, EventStreamError
 from botocore.response import StreamingBody
 from opentelemetry.trace import SpanKind, StatusCode
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_bedrock = _load("weave_tests_fake_bedrock", "fake_bedrock.py")
+fake_bedrock = load_module("weave_tests_fake_bedrock", HERE / "fake_bedrock.py")
 
 ACCESS_KEY = "AKIAFAKEBEDROCK00001"
 SECRET_KEY = "fAkEsEcReTkEy/ForBedrockTests0123456789ab"

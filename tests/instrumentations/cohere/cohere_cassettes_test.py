@@ -8,8 +8,6 @@ that matches no cassette fails, nothing goes to the network.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,22 +17,13 @@ import cohere
 import pytest
 import vcr
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-rec = _load("weave_tests_cohere_record", "record_cassettes.py")
-fake = _load("weave_tests_cohere_fake_server", "fake_cohere_server.py")
+rec = load_module("weave_tests_cohere_record", HERE / "record_cassettes.py")
+fake = load_module("weave_tests_cohere_fake_server", HERE / "fake_cohere_server.py")
 SCENARIOS = rec.SCENARIOS
 
 _REPLAY = vcr.VCR(

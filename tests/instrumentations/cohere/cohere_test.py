@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import inspect
 import json
 import logging
 import socket
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +25,12 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from weave_agent.instrumentations.cohere import cohere as cohere_mod
+from weave_agent.testing import load_module
 
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ct = _load("weave_tests_cohere_cassettes_test", "cohere_cassettes_test.py")
+ct = load_module("weave_tests_cohere_cassettes_test", HERE / "cohere_cassettes_test.py")
 rec, fake = ct.rec, ct.fake
 SCENARIOS = rec.SCENARIOS
 MODES = ("sync", "async")

@@ -15,7 +15,6 @@ CrewAI count that LLM's requests twice in its own usage figures.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
 import os
@@ -32,21 +31,12 @@ from crewai.tools import tool
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeOpenAIServer = _load("weave_tests_crewai_fake", "fake_crewai_server.py").FakeOpenAIServer
+FakeOpenAIServer = load_module("weave_tests_crewai_fake", HERE / "fake_crewai_server.py").FakeOpenAIServer
 
 MODEL = "gpt-4o-mini"
 CHAT = "chat " + MODEL

@@ -13,23 +13,13 @@ cassette is checked for the key and local hosts. CrewAI's telemetry is off
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
-
-
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 import os  # noqa: E402
@@ -40,8 +30,8 @@ os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 import vcr  # noqa: E402
 import yaml  # noqa: E402
 
-scenarios = _load("weave_tests_crewai_scenarios", "scenarios.py")
-FakeOpenAIServer = _load("weave_tests_crewai_fake", "fake_crewai_server.py").FakeOpenAIServer
+scenarios = load_module("weave_tests_crewai_scenarios", HERE / "scenarios.py")
+FakeOpenAIServer = load_module("weave_tests_crewai_fake", HERE / "fake_crewai_server.py").FakeOpenAIServer
 
 CASSETTE_DIR = HERE / "cassettes"
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")

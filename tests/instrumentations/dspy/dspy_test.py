@@ -11,7 +11,6 @@ call's usage is on exactly one span and in the token metric once.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
 import os
@@ -24,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from weave_agent.testing import load_module
+
 # Before DSPy or LiteLLM is imported: no model price map fetched from GitHub (both read it).
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
@@ -33,18 +34,7 @@ from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fake = _load("weave_tests_fake_dspy_server", "fake_dspy_server.py")
+fake = load_module("weave_tests_fake_dspy_server", HERE / "fake_dspy_server.py")
 
 MODEL = "gpt-4o-mini"
 CHAT = "chat " + MODEL

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import json
 import logging
 import socket
@@ -26,23 +25,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from weave_agent.instrumentations.google_genai import extract
 from weave_agent.instrumentations.google_genai import google_genai as gg
+from weave_agent.testing import load_module
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ct = _load("weave_tests_google_genai_cassettes_test", "google_genai_cassettes_test.py")  # replay(), run()
+ct = load_module("weave_tests_google_genai_cassettes_test", HERE / "google_genai_cassettes_test.py")  # replay(), run()
 rec = ct.rec
 SCENARIOS = rec.SCENARIOS
 MODES = ct.MODES

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import json
 import logging
 import socket
@@ -31,22 +30,12 @@ from opentelemetry.trace import SpanKind, StatusCode
 from weave_agent.instrumentations.groq import groq as groq_mod
 from weave_agent.instrumentations.groq.extract import ChatExtractor
 from weave_agent.instrumentations.groq.streaming import GroqChatAcc
+from weave_agent.testing import load_module
 
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ct = _load("weave_tests_groq_cassettes_test", "groq_cassettes_test.py")  # replay(), client(), run()
+ct = load_module("weave_tests_groq_cassettes_test", HERE / "groq_cassettes_test.py")  # replay(), client(), run()
 rec = ct.rec
 SCENARIOS = rec.SCENARIOS
 CHAT = rec.CHAT_MODEL

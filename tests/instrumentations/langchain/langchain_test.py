@@ -9,7 +9,6 @@ token usage is on exactly one span and in the token metric once.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import sys
@@ -23,21 +22,12 @@ import vcr
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sc = _load("weave_tests_langchain_scenarios", "scenarios.py")
+sc = load_module("weave_tests_langchain_scenarios", HERE / "scenarios.py")
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 GPT_CHAT = "chat " + sc.GPT
 CLAUDE_CHAT = "chat " + sc.CLAUDE

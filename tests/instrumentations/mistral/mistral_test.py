@@ -28,23 +28,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 from weave_agent.hook.patcher import ModulePatcher, MultiPatcher
 from weave_agent.instrumentations.mistral import mistral as mistral_mod
 from weave_agent.instrumentations.mistral.streaming import MistralStreamAccumulator
+from weave_agent.testing import load_module
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ct = _load("weave_tests_mistral_cassettes_test", "mistral_cassettes_test.py")  # replay(), client(), checks
+ct = load_module("weave_tests_mistral_cassettes_test", HERE / "mistral_cassettes_test.py")  # replay(), client(), checks
 rec = ct.rec
 SCENARIOS = rec.SCENARIOS
 MODES = ("sync", "async")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +19,7 @@ from openai.types.responses import ResponseFunctionWebSearch
 from opentelemetry.trace import StatusCode
 
 from weave_agent.instrumentations.openai.extract import ChatExtractor, ResponsesExtractor
+from weave_agent.testing import load_module
 from weave_agent.tools import conventions_check
 from weave_agent.tracing import media
 
@@ -29,18 +28,7 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(40))).decode()
 PNG_URL = "data:image/png;base64," + PNG
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ct = _load("weave_tests_openai_cassettes_test", "openai_cassettes_test.py")
+ct = load_module("weave_tests_openai_cassettes_test", HERE / "openai_cassettes_test.py")
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +19,12 @@ import pytest
 from openai import APIError, AsyncStream, AuthenticationError, InternalServerError, RateLimitError, Stream
 from opentelemetry.trace import SpanKind, StatusCode
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ct = _load("weave_tests_openai_cassettes_test", "openai_cassettes_test.py")  # drivers, replay, checks
+ct = load_module("weave_tests_openai_cassettes_test", HERE / "openai_cassettes_test.py")  # drivers, replay, checks
 rec = ct.rec
 SCENARIOS = rec.SCENARIOS
 MODES = ("sync", "async")

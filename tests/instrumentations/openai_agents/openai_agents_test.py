@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import json
 import logging
 import os
@@ -41,21 +40,12 @@ from agents.tracing import TracingProcessor
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeOpenAIServer = _load("weave_tests_openai_agents_fake", "fake_openai_agents_server.py").FakeOpenAIServer
+FakeOpenAIServer = load_module("weave_tests_openai_agents_fake", HERE / "fake_openai_agents_server.py").FakeOpenAIServer
 
 MODEL = "gpt-4o-mini"
 KEY = "sk-test-agents-0123456789abcdef"

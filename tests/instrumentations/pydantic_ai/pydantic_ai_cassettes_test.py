@@ -6,9 +6,7 @@ call. ``record_cassettes.py`` recorded them against the local fake.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,22 +15,13 @@ import pytest
 import vcr
 from opentelemetry.trace import SpanKind
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-scenarios = _load("weave_tests_pydantic_ai_scenarios", "scenarios.py")
+scenarios = load_module("weave_tests_pydantic_ai_scenarios", HERE / "scenarios.py")
 CHAT = "chat " + scenarios.MODEL
 
 

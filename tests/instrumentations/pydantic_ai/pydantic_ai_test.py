@@ -36,21 +36,12 @@ from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
+from weave_agent.testing import load_module
+
 HERE = Path(__file__).resolve().parent
 
 
-def _load(name: str, filename: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-FakeOpenAIServer = _load("weave_tests_pydantic_ai_fake", "fake_pydantic_ai_server.py").FakeOpenAIServer
+FakeOpenAIServer = load_module("weave_tests_pydantic_ai_fake", HERE / "fake_pydantic_ai_server.py").FakeOpenAIServer
 PYDANTIC_AI = tuple(int(p) for p in importlib.metadata.version("pydantic-ai-slim").split(".")[:2])
 
 MODEL = "gpt-4o-mini"
