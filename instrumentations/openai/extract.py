@@ -379,7 +379,11 @@ class ResponsesExtractor(_OpenAIExtractor):
         tier = getattr(response, "service_tier", None)
         if tier:
             attrs["openai.response.service_tier"] = tier
-        content = {OUTPUT_MESSAGES: [_out_message(parts, finish)]} if capture else None
+        # A response that is not done (``background=True``: ``queued``/``in_progress``) has
+        # no output and no finish reason yet: no output message, rather than one that says
+        # nothing and lacks the reason the conventions require.
+        has_output = bool(parts) or finish is not None
+        content = {OUTPUT_MESSAGES: [_out_message(parts, finish)]} if capture and has_output else None
         return Response(
             attrs, _usage_responses(getattr(response, "usage", None)), getattr(response, "model", None), content
         )

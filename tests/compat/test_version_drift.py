@@ -56,12 +56,12 @@ APP = '''
 import json
 import sys
 
-try:
-    import httpx2 as http  # what openai 3 is built on
-except ImportError:
-    import httpx as http  # what it was built on before
-
 import openai
+
+if int(openai.__version__.split(".")[0]) >= 3:
+    import httpx2 as http  # what openai 3 is built on
+else:
+    import httpx as http  # what it was built on before (httpx2 may be installed too: genai-prices needs it)
 from weave_agent import op
 
 

@@ -164,6 +164,17 @@ def test_media_parts_with_upload_point_at_the_written_bytes(
     _conforms(request.content)
 
 
+@pytest.mark.parametrize("status", ["queued", "in_progress", None])
+def test_a_response_not_done_has_no_output_message(status: str | None) -> None:
+    """``background=True`` returns a response still ``queued``/``in_progress``: no output and
+    no finish reason yet. No output message then (one would lack the ``finish_reason`` the
+    conventions require); found by the reliability property test with an odd response."""
+    response = SimpleNamespace(id="resp_1", model="gpt-4o", status=status, output=[], usage=None, service_tier=None)
+    out = ResponsesExtractor().read(response, True)
+    assert out.content is None
+    assert out.attributes == {"gen_ai.response.id": "resp_1"}
+
+
 def test_server_tool_calls_carry_their_payload_and_tools_their_name() -> None:
     web = ResponseFunctionWebSearch.model_validate(
         {"id": "ws_1", "type": "web_search_call", "status": "completed",
