@@ -289,6 +289,27 @@ def _finish_with_error(response: Response | None, operation: str) -> Response | 
     return Response(attrs, response.usage, response.model, content)
 
 
+UNKNOWN_FINISH = "unknown"
+
+
+def _finish_unknown(response: Response | None) -> Response | None:
+    """A call that ended well but whose model said no reason for stopping (an
+    OpenAI-compatible server that sends ``finish_reason: null``, an object the SDK did not
+    fill): its output messages say ``unknown``, since the conventions require a reason on
+    each (an open string) and ``stop`` or ``error`` would be a guess.
+    ``gen_ai.response.finish_reasons`` stays as the model gave it."""
+    content = response.content if response is not None else None
+    messages = content.get(OUTPUT_MESSAGES) if content else None
+    if not isinstance(messages, list) or all(
+        not isinstance(m, dict) or m.get("finish_reason") for m in messages
+    ):
+        return response
+    assert response is not None and content is not None
+    fixed = [{**m, "finish_reason": UNKNOWN_FINISH} if isinstance(m, dict) and not m.get("finish_reason") else m
+             for m in messages]
+    return Response(response.attributes, response.usage, response.model, {**content, OUTPUT_MESSAGES: fixed})
+
+
 class GenAISpec(OpSpec):
     """An ``OpSpec`` that records one GenAI operation through an ``Extractor``."""
 
@@ -353,6 +374,8 @@ class GenAISpec(OpSpec):
         response: Response | None = self.extractor.response(output, self._capture())
         if cut_short:
             response = _finish_with_error(response, self.extractor.operation)
+        else:
+            response = _finish_unknown(response)
         self._record(call, response, None)
 
     def on_error(self, call: Call, exc: BaseException, error_type: str, output: Any) -> None:

@@ -1,7 +1,8 @@
 """A finish reason that never came is ``error`` (the newest GenAI conventions): a call that
 failed, a stream closed, left or collected before the model said why it stopped. Reasons
-that did arrive stay; a stream read to its end is left as the extractor read it; an
-operation without finish reasons (embeddings) gets none. What a stream's ``close()``
+that did arrive stay; a stream read to its end is left as the extractor read it (its output
+messages ``unknown`` when the model gave no reason); an operation without finish reasons
+(embeddings) gets none. What a stream's ``close()``
 raises is recorded on the span (``error.type``, status ERROR) and still reaches the app."""
 
 from __future__ import annotations
@@ -170,6 +171,20 @@ def test_a_failed_call_reports_error(spans: Any) -> None:
     span = spans.one("chat fake-model")
     assert span.attributes["error.type"] == "Boom"
     assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["return", "stream"])
+def test_a_call_that_ended_well_without_a_reason_says_unknown(spans: Any, streamed: bool) -> None:
+    """An OpenAI-compatible server that sends ``finish_reason: null``: the call succeeded, so
+    not ``error``; the conventions require a reason on each output message (an open
+    string), so ``unknown``; ``gen_ai.response.finish_reasons`` stays absent (no guess)."""
+    if streamed:
+        assert list(traced(lambda: Chunks([("Hel", None), ("lo", None)]))()) == [("Hel", None), ("lo", None)]
+    else:
+        assert traced(lambda: {"text": "Hello", "finish": None})() == {"text": "Hello", "finish": None}
+    span = spans.one("chat fake-model")
+    assert [m["finish_reason"] for m in _messages(span)] == ["unknown"]
+    assert "gen_ai.response.finish_reasons" not in span.attributes
 
 
 def test_an_operation_without_finish_reasons_gets_none(spans: Any) -> None:
